@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs the real components the test suite runs: Prometheus, node exporter, Keystone, Python gRPC,
+# and the genuine Aetos unpacked from Debian's forky suite (bookworm does not carry it).
+# Idempotent: a second run only checks. Any failure exits non-zero, so CI fails rather than skips.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+deps="$root/.deps"
+
+apt_packages=(
+  prometheus prometheus-node-exporter
+  keystone sqlite3 curl
+  python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
+  python3-pecan python3-wsme uwsgi-core uwsgi-plugin-python3
+)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # Debian's packages would otherwise start keystone on 0.0.0.0:5000 and prometheus on :9090.
+  if [ ! -x /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+  fi
+  echo "install-test-deps: apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+aetos_root="$deps/aetos/root"
+if [ ! -d "$aetos_root/usr/lib/python3/dist-packages/aetos" ]; then
+  work="$deps/aetos/apt"
+  rm -rf "$deps/aetos"; mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$aetos_root"
+  echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian forky main' > "$work/sources.list"
+  opts=(-oDir::Etc::SourceList="$work/sources.list" -oDir::Etc::SourceParts=/dev/null
+        -oDir::State::Lists="$work/lists" -oDir::Cache="$work/cache" -oDebug::NoLocking=1)
+  echo "install-test-deps: downloading aetos and python3-observabilityclient from Debian forky"
+  apt-get "${opts[@]}" -qq update
+  (cd "$work" && apt-get "${opts[@]}" -qq download aetos python3-observabilityclient)
+  for f in "$work"/*.deb; do dpkg -x "$f" "$aetos_root"; done
+  # The package's api-paste.ini is a symlink into /etc; use the shipped copy instead.
+  paste="$aetos_root/usr/lib/python3/dist-packages/aetos/api-paste.ini"
+  rm -f "$paste"; cp "$aetos_root/usr/share/aetos/api-paste.ini" "$paste"
+fi
+
+for cmd in prometheus promtool prometheus-node-exporter keystone-manage keystone-wsgi-public uwsgi protoc grpc_python_plugin; do
+  command -v "$cmd" >/dev/null || { echo "install-test-deps: $cmd is missing after install" >&2; exit 1; }
+done
+/usr/bin/python3 -c 'import grpc, google.protobuf' || { echo "install-test-deps: python3-grpcio unusable" >&2; exit 1; }
+echo "install-test-deps: ready ($(prometheus --version 2>&1 | head -1); aetos $(ls "$aetos_root"/usr/lib/python3/dist-packages | grep -o '^aetos-[0-9.]*' | head -1))"
