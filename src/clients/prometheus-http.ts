@@ -1,0 +1,145 @@
+import { Pool } from "undici";
+import type { TlsMaterial } from "../config/types.js";
+import type { ActiveTarget, Sample } from "../datasource/datasource.js";
+import { MetricsAccessError } from "../errors.js";
+import { transportError, upstreamDetail } from "./upstream-errors.js";
+
+export type UpstreamName = "Prometheus" | "Aetos";
+
+export interface PrometheusHttpOptions {
+  /** Names the upstream in error messages and selects its error semantics. */
+  readonly upstream: UpstreamName;
+  /** scheme://host:port */
+  readonly origin: string;
+  /** "" or "/prefix". */
+  readonly rootPath: string;
+  readonly tls: TlsMaterial | undefined;
+  readonly timeoutMs: number;
+  /** Sent as Authorization on every request (basic auth for direct Prometheus). */
+  readonly authorization?: string | undefined;
+  readonly connections?: number;
+}
+
+export interface RequestOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The Prometheus HTTP API (GET forms only, because Aetos has no POST forms and no query_range),
+ * over one keep-alive pool. Failures come out as MetricsAccessError with messages that carry no
+ * URL, token or password; the upstream's own words go into `cause`, for the log.
+ */
+export class PrometheusHttpClient {
+  readonly #options: PrometheusHttpOptions;
+  readonly #pool: Pool;
+
+  constructor(options: PrometheusHttpOptions) {
+    this.#options = options;
+    this.#pool = new Pool(options.origin, {
+      connections: options.connections ?? 32,
+      keepAliveTimeout: 10_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      maxResponseSize: MAX_RESPONSE_BYTES,
+      connect: {
+        timeout: Math.min(options.timeoutMs, 10_000),
+        ...(options.tls && {
+          ca: options.tls.ca,
+          cert: options.tls.cert,
+          key: options.tls.key,
+          rejectUnauthorized: options.tls.rejectUnauthorized,
+        }),
+      },
+    });
+  }
+
+  /** GET /api/v1/query: an instant query evaluated at the server's "now", as Watcher sends it. */
+  async query(promql: string, options: RequestOptions = {}): Promise<Sample[]> {
+    const data = await this.get("query", { query: promql }, options);
+    if (!isRecord(data) || data.resultType !== "vector" || !Array.isArray(data.result)) {
+      throw malformed(this.#options.upstream, "query result is not an instant vector");
+    }
+    return data.result.map((item: unknown) => {
+      const value = isRecord(item) ? item.value : undefined;
+      if (!isRecord(item) || !Array.isArray(value) || typeof value[1] !== "string") {
+        throw malformed(this.#options.upstream, "vector element without a [time, value] pair");
+      }
+      return { labels: stringRecord(item.metric), timestamp: Number(value[0]), value: value[1] };
+    });
+  }
+
+  /** GET /api/v1/targets?state=active. */
+  async activeTargets(options: RequestOptions = {}): Promise<ActiveTarget[]> {
+    const data = await this.get("targets", { state: "active" }, options);
+    if (!isRecord(data) || !Array.isArray(data.activeTargets)) {
+      throw malformed(this.#options.upstream, "targets answer without activeTargets");
+    }
+    return data.activeTargets.map((t: unknown) => ({
+      labels: stringRecord(isRecord(t) ? t.labels : undefined),
+      health: isRecord(t) && typeof t.health === "string" ? t.health : "unknown",
+    }));
+  }
+
+  /** GET /api/v1/<endpoint>; returns the envelope's `data`. */
+  async get(
+    endpoint: string,
+    params: Record<string, string>,
+    options: RequestOptions = {},
+  ): Promise<unknown> {
+    const { upstream, rootPath, authorization } = this.#options;
+    const path = `${rootPath}/api/v1/${endpoint}?${new URLSearchParams(params).toString()}`;
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "user-agent": "metrics-access",
+      ...options.headers,
+    };
+    if (authorization !== undefined) headers.authorization = authorization;
+    let status: number;
+    let text: string;
+    try {
+      const res = await this.#pool.request({ method: "GET", path, headers, signal: options.signal ?? null });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw transportError(upstream, endpoint, err, this.#options.timeoutMs);
+    }
+    const body = parseJson(text);
+    if (status === 200 && isRecord(body) && body.status === "success") return body.data;
+    throw upstreamDetail(upstream, endpoint, status, body, text);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function stringRecord(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isRecord(value)) {
+    for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
+  }
+  return out;
+}
+
+function malformed(upstream: UpstreamName, what: string): MetricsAccessError {
+  return new MetricsAccessError("unavailable", `${upstream} sent an answer this service cannot read`, {
+    reason: "UPSTREAM_MALFORMED",
+    cause: new Error(what),
+  });
+}

@@ -1,0 +1,96 @@
+import { MetricsAccessError } from "../errors.js";
+import type { UpstreamName } from "./prometheus-http.js";
+
+/**
+ * Turns an HTTP answer other than a success envelope into a typed error. The message the caller
+ * sees names the upstream, the endpoint and the HTTP status; the upstream's own error text (which
+ * may quote the query but never credentials) is kept in `cause` for the log.
+ */
+export function upstreamDetail(
+  upstream: UpstreamName,
+  endpoint: string,
+  status: number,
+  body: unknown,
+  text: string,
+): MetricsAccessError {
+  const detail = describeBody(body, text);
+  const cause = new Error(`${upstream} ${endpoint}: HTTP ${status}: ${detail}`);
+  const at = `${upstream} answered HTTP ${status} to ${endpoint}`;
+  if (status === 401) {
+    const message =
+      upstream === "Aetos"
+        ? `${at}: the service's Keystone token was not accepted`
+        : `${at}: check [prometheus_client] username and password`;
+    return new MetricsAccessError("permission_denied", message, { reason: "UPSTREAM_UNAUTHORIZED", cause });
+  }
+  if (status === 403) {
+    const message =
+      upstream === "Aetos"
+        ? `${at}: the service's Keystone credentials need the admin or service role in their project`
+        : `${at}: the configured credentials are not allowed`;
+    return new MetricsAccessError("permission_denied", message, { reason: "UPSTREAM_FORBIDDEN", cause });
+  }
+  if (status === 400 || status === 422) {
+    const kind = status === 400 ? "rejected" : "could not execute";
+    return new MetricsAccessError(
+      "internal",
+      `${upstream} ${kind} the query this service built (HTTP ${status})`,
+      {
+        reason: "UPSTREAM_REJECTED_QUERY",
+        cause,
+      },
+    );
+  }
+  if (status === 404) {
+    const hint = upstream === "Aetos" ? "the catalog endpoint" : "[prometheus_client] root_path";
+    return new MetricsAccessError("unavailable", `${at}: check ${hint}`, {
+      reason: "UPSTREAM_NOT_FOUND",
+      cause,
+    });
+  }
+  if (status === 200) {
+    return new MetricsAccessError(
+      "unavailable",
+      `${upstream} answered ${endpoint} without a success envelope`,
+      {
+        reason: "UPSTREAM_MALFORMED",
+        cause,
+      },
+    );
+  }
+  return new MetricsAccessError("unavailable", at, { reason: "UPSTREAM_FAILED", cause });
+}
+
+/** A request that got no HTTP answer: refused, reset, timed out, TLS failure. */
+export function transportError(
+  upstream: UpstreamName | "Keystone",
+  endpoint: string,
+  err: unknown,
+  timeoutMs: number,
+): MetricsAccessError {
+  const code = err instanceof Error && "code" in err ? String(err.code) : "UNKNOWN";
+  const timedOut =
+    code === "UND_ERR_HEADERS_TIMEOUT" ||
+    code === "UND_ERR_BODY_TIMEOUT" ||
+    code === "UND_ERR_CONNECT_TIMEOUT";
+  const message = timedOut
+    ? `${upstream} did not answer ${endpoint} within ${timeoutMs / 1000} s`
+    : `${upstream} could not be reached for ${endpoint} (${code})`;
+  return new MetricsAccessError("unavailable", message, { reason: "UPSTREAM_UNREACHABLE", cause: err });
+}
+
+function describeBody(body: unknown, text: string): string {
+  if (typeof body === "object" && body !== null) {
+    const b = body as Record<string, unknown>;
+    if (typeof b.error === "string") return `${String(b.errorType ?? "error")}: ${b.error}`;
+    const nested = b.error as Record<string, unknown> | undefined;
+    if (nested && typeof nested.message === "string") return nested.message;
+    const em = b.error_message;
+    if (typeof em === "string") return em;
+    if (typeof em === "object" && em !== null) {
+      const fault = em as Record<string, unknown>;
+      return `${String(fault.faultcode ?? "")}: ${String(fault.faultstring ?? "")}`;
+    }
+  }
+  return text.slice(0, 300);
+}

@@ -1,0 +1,279 @@
+import { isIPv6 } from "node:net";
+import { type IniSections, parseIni } from "./ini.js";
+import { OptionReader } from "./options.js";
+import { environmentName, OPTIONS, SERVICE_SECTION } from "./schema.js";
+import type {
+  AetosSourceConfig,
+  CatalogInterface,
+  Config,
+  DomainRef,
+  KeystoneCredentials,
+  LogLevel,
+  PrometheusSourceConfig,
+  ServerConfig,
+  UserRef,
+} from "./types.js";
+
+/** Every problem found in the configuration; the process prints them all and exits non-zero. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.problems = problems;
+  }
+}
+
+export interface ConfigInput {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly readFile: (path: string) => Buffer;
+}
+
+export const CONFIG_FILE_ENV = "METRICS_ACCESS_CONFIG_FILE";
+
+/**
+ * Reads the INI files named by `--config-file` (repeatable, later wins, as in oslo.config) or by
+ * METRICS_ACCESS_CONFIG_FILE, applies METRICS_ACCESS__<SECTION>__<OPTION> overrides, validates
+ * everything and returns a frozen Config, or throws ConfigError listing every problem.
+ */
+export function loadConfig(input: ConfigInput): Config {
+  const problems: string[] = [];
+  const sections: IniSections = new Map();
+  for (const file of configFiles(input, problems)) {
+    try {
+      parseIni(input.readFile(file).toString("utf8"), file, sections);
+    } catch (err) {
+      const reason = err instanceof SyntaxError ? err.message : `cannot read ${file} (${errorCode(err)})`;
+      problems.push(reason);
+    }
+  }
+  for (const name of sections.get(SERVICE_SECTION)?.keys() ?? []) {
+    if (!OPTIONS.some((o) => o.section === SERVICE_SECTION && o.name === name)) {
+      problems.push(`[${SERVICE_SECTION}] ${name}: unknown option`);
+    }
+  }
+  for (const name of Object.keys(input.env)) {
+    if (name.startsWith("METRICS_ACCESS__") && !OPTIONS.some((o) => environmentName(o) === name)) {
+      problems.push(`environment ${name}: no such option (the rule is METRICS_ACCESS__<SECTION>__<OPTION>)`);
+    }
+  }
+
+  const reader = new OptionReader(sections, input.env, input.readFile);
+  const server = readServer(reader);
+  const datasource = chooseDatasource(reader) === "aetos" ? readAetos(reader) : readPrometheus(reader);
+  problems.push(...reader.problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze({ server, datasource });
+}
+
+function configFiles(input: ConfigInput, problems: string[]): string[] {
+  const files: string[] = [];
+  for (let i = 0; i < input.argv.length; i++) {
+    const arg = input.argv[i] ?? "";
+    if (arg === "--config-file") {
+      const next = input.argv[++i];
+      if (next === undefined) problems.push("--config-file needs a path");
+      else files.push(next);
+    } else if (arg.startsWith("--config-file=")) {
+      files.push(arg.slice("--config-file=".length));
+    } else {
+      problems.push(`unknown command-line argument "${arg}" (only --config-file PATH is accepted)`);
+    }
+  }
+  const fromEnv = input.env[CONFIG_FILE_ENV];
+  if (files.length === 0 && fromEnv) files.push(fromEnv);
+  return files;
+}
+
+function readServer(r: OptionReader): ServerConfig {
+  const listen = parseListen(r.string(SERVICE_SECTION, "listen") ?? "");
+  if (!listen) {
+    r.problems.push(`[${SERVICE_SECTION}] listen: must be host:port, e.g. 127.0.0.1:50051 or [::1]:50051`);
+  }
+  const cert = r.file(SERVICE_SECTION, "tls_certfile");
+  const key = r.file(SERVICE_SECTION, "tls_keyfile");
+  if (r.isSet(SERVICE_SECTION, "tls_certfile") !== r.isSet(SERVICE_SECTION, "tls_keyfile")) {
+    r.problems.push(`[${SERVICE_SECTION}] tls_certfile, tls_keyfile: set both or neither`);
+  }
+  return {
+    host: listen?.host ?? "127.0.0.1",
+    port: listen?.port ?? 0,
+    tls: cert && key ? { cert, key } : undefined,
+    logLevel: (r.string(SERVICE_SECTION, "log_level") ?? "info") as LogLevel,
+    shutdownGraceMs: r.number(SERVICE_SECTION, "shutdown_grace_period", 0) * 1000,
+    targetRefreshIntervalMs: r.number(SERVICE_SECTION, "target_refresh_interval", 0) * 1000,
+  };
+}
+
+function parseListen(value: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host === undefined || port > 65535 || (match?.[1] !== undefined && !isIPv6(host))) return undefined;
+  return { host, port };
+}
+
+function chooseDatasource(r: OptionReader): "prometheus" | "aetos" {
+  const listed = r.list("watcher_datasources", "datasources");
+  if (listed === undefined) {
+    return r.isSet("prometheus_client", "host") ? "prometheus" : "aetos";
+  }
+  const hasPrometheus = listed.includes("prometheus");
+  const hasAetos = listed.includes("aetos");
+  if (hasPrometheus && hasAetos) {
+    r.problems.push(
+      "[watcher_datasources] datasources: prometheus and aetos cannot both be configured (as in Watcher); keep one",
+    );
+  } else if (!hasPrometheus && !hasAetos) {
+    r.problems.push(
+      `[watcher_datasources] datasources: lists neither prometheus nor aetos (got: ${listed.join(", ") || "nothing"})`,
+    );
+  }
+  return hasAetos && !hasPrometheus ? "aetos" : "prometheus";
+}
+
+function readPrometheus(r: OptionReader): PrometheusSourceConfig {
+  const s = "prometheus_client";
+  const host = r.hostName(s, "host");
+  if (!r.isSet(s, "host")) r.problems.push(`[${s}] host: required for the prometheus datasource`);
+  const port = r.integer(s, "port", 1, 65535);
+  const ca = r.file(s, "cafile");
+  const cert = r.file(s, "certfile");
+  const key = r.file(s, "keyfile");
+  if (r.isSet(s, "certfile") !== r.isSet(s, "keyfile"))
+    r.problems.push(`[${s}] certfile, keyfile: set both or neither`);
+  const username = r.string(s, "username");
+  const password = r.string(s, "password");
+  if ((username === undefined) !== (password === undefined)) {
+    r.problems.push(`[${s}] username, password: set both or neither`);
+  }
+  const useTls = r.boolean(s, "use_tls") || r.isSet(s, "cafile") || r.isSet(s, "certfile");
+  const rootPath = (r.string(s, "root_path") ?? "").replace(/^\/+|\/+$/g, "");
+  if (!/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(rootPath)) {
+    r.problems.push(`[${s}] root_path "${rootPath}": must be a URL path without query or fragment`);
+  }
+  const hostPart = host !== undefined && isIPv6(host) ? `[${host}]` : (host ?? "localhost");
+  return {
+    kind: "prometheus",
+    origin: `${useTls ? "https" : "http"}://${hostPart}:${port}`,
+    rootPath: rootPath === "" ? "" : `/${rootPath}`,
+    tls: useTls ? { ca, cert, key, rejectUnauthorized: true } : undefined,
+    basicAuth: username !== undefined && password !== undefined ? { username, password } : undefined,
+    timeoutMs: positiveSeconds(r, s, "timeout"),
+    labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
+  };
+}
+
+function readAetos(r: OptionReader): AetosSourceConfig {
+  const s = "aetos_client";
+  const a = "watcher_clients_auth";
+  const authUrl = r.required(a, "auth_url", "for the aetos datasource") ?? "";
+  if (authUrl !== "" && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(authUrl)) {
+    r.problems.push(`[${a}] auth_url "${authUrl}": must be an http or https URL`);
+  }
+  const authType = r.required(
+    a,
+    "auth_type",
+    "for the aetos datasource (password, v3password or v3applicationcredential)",
+  );
+  const insecure = r.boolean(a, "insecure");
+  return {
+    kind: "aetos",
+    keystone: {
+      authUrl: authUrl.replace(/\/+$/, ""),
+      credentials: authType === "v3applicationcredential" ? readAppCredential(r) : readPassword(r),
+      tls: {
+        ca: r.file(a, "cafile"),
+        cert: r.file(a, "certfile"),
+        key: r.file(a, "keyfile"),
+        rejectUnauthorized: !insecure,
+      },
+      timeoutMs: positiveSeconds(r, a, "timeout"),
+    },
+    interface: (r.string(s, "interface") ?? "public").replace(/URL$/, "") as CatalogInterface,
+    regionName: r.string(s, "region_name"),
+    labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
+  };
+}
+
+function readUser(r: OptionReader, why: string): UserRef | undefined {
+  const a = "watcher_clients_auth";
+  const id = r.string(a, "user_id");
+  if (id !== undefined) return { id };
+  const name = r.string(a, "username");
+  if (name === undefined) {
+    r.problems.push(`[${a}] user_id or username: required ${why}`);
+    return undefined;
+  }
+  const domain = readDomain(r, "user_domain_id", "user_domain_name");
+  if (!domain) {
+    r.problems.push(
+      `[${a}] user_domain_id or user_domain_name: required with username (names are unique only within a domain)`,
+    );
+    return undefined;
+  }
+  return { name, domain };
+}
+
+function readDomain(r: OptionReader, idOption: string, nameOption: string): DomainRef | undefined {
+  const id = r.string("watcher_clients_auth", idOption);
+  if (id !== undefined) return { id };
+  const name = r.string("watcher_clients_auth", nameOption);
+  return name === undefined ? undefined : { name };
+}
+
+function readPassword(r: OptionReader): KeystoneCredentials {
+  const a = "watcher_clients_auth";
+  const user = readUser(r, "for password authentication");
+  const password = r.required(a, "password", "for password authentication") ?? "";
+  const projectId = r.string(a, "project_id");
+  const projectName = r.string(a, "project_name");
+  const domain = readDomain(r, "project_domain_id", "project_domain_name");
+  let project: { id: string } | { name: string; domain: DomainRef } = { id: projectId ?? "" };
+  if (projectId === undefined && projectName !== undefined && domain) {
+    project = { name: projectName, domain };
+  } else if (projectId === undefined && projectName !== undefined) {
+    r.problems.push(`[${a}] project_domain_id or project_domain_name: required with project_name`);
+  } else if (projectId === undefined) {
+    r.problems.push(
+      `[${a}] project_id or project_name: required, a token needs a project scope to carry a catalog`,
+    );
+  }
+  return { method: "password", user: user ?? { id: "" }, password, project };
+}
+
+function readAppCredential(r: OptionReader): KeystoneCredentials {
+  const a = "watcher_clients_auth";
+  const secret = r.required(a, "application_credential_secret", "for v3applicationcredential") ?? "";
+  const id = r.string(a, "application_credential_id");
+  if (id !== undefined) return { method: "application_credential", secret, credential: { id } };
+  const name = r.string(a, "application_credential_name");
+  if (name === undefined) {
+    r.problems.push(
+      `[${a}] application_credential_id or application_credential_name: required for v3applicationcredential`,
+    );
+    return { method: "application_credential", secret, credential: { id: "" } };
+  }
+  const user = readUser(r, "with application_credential_name") ?? { id: "" };
+  return { method: "application_credential", secret, credential: { name, user } };
+}
+
+function positiveSeconds(r: OptionReader, section: string, name: string): number {
+  const seconds = r.number(section, name, 0);
+  if (seconds === 0) r.problems.push(`[${section}] ${name}: must be more than 0`);
+  return Math.round(seconds * 1000);
+}
+
+function errorCode(err: unknown): string {
+  return err instanceof Error && "code" in err ? String(err.code) : "unreadable";
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,150 @@
+import { isIPv6 } from "node:net";
+import type { IniSections } from "./ini.js";
+import { environmentName, OPTIONS, type OptionSpec } from "./schema.js";
+
+interface RawValue {
+  readonly value: string;
+  /** "file.conf:12", "environment METRICS_ACCESS__…", or "default". */
+  readonly source: string;
+}
+
+/**
+ * Typed reads of the options in schema.ts, collecting every problem instead of stopping at the
+ * first, so that one start-up names all that is wrong. Messages name `[section] option` and never
+ * echo a secret's value.
+ */
+export class OptionReader {
+  readonly problems: string[] = [];
+  readonly #sections: IniSections;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #readFile: (path: string) => Buffer;
+
+  constructor(sections: IniSections, env: NodeJS.ProcessEnv, readFile: (path: string) => Buffer) {
+    this.#sections = sections;
+    this.#env = env;
+    this.#readFile = readFile;
+  }
+
+  /** Whether the option was given in a file or the environment (defaults do not count). */
+  isSet(section: string, name: string): boolean {
+    const raw = this.#raw(spec(section, name));
+    return raw !== undefined && raw.source !== "default" && raw.value !== "";
+  }
+
+  string(section: string, name: string): string | undefined {
+    const option = spec(section, name);
+    const raw = this.#raw(option);
+    if (raw === undefined || raw.value === "") return undefined;
+    if (option.choices && !option.choices.includes(raw.value)) {
+      this.fail(option, raw, `must be one of ${option.choices.join(", ")}`);
+      return undefined;
+    }
+    return raw.value;
+  }
+
+  required(section: string, name: string, why: string): string | undefined {
+    const value = this.string(section, name);
+    if (value === undefined) this.problems.push(`[${section}] ${name}: required ${why}`);
+    return value;
+  }
+
+  integer(section: string, name: string, min: number, max: number): number {
+    const option = spec(section, name);
+    const raw = this.#raw(option);
+    const value = Number(raw?.value);
+    if (raw === undefined || !/^-?\d+$/.test(raw.value.trim()) || value < min || value > max) {
+      this.fail(option, raw, `must be an integer from ${min} to ${max}`);
+      return min;
+    }
+    return value;
+  }
+
+  number(section: string, name: string, min: number): number {
+    const option = spec(section, name);
+    const raw = this.#raw(option);
+    const value = Number(raw?.value);
+    if (raw === undefined || raw.value.trim() === "" || !Number.isFinite(value) || value < min) {
+      this.fail(option, raw, `must be a number of at least ${min}`);
+      return min;
+    }
+    return value;
+  }
+
+  boolean(section: string, name: string): boolean {
+    const option = spec(section, name);
+    const raw = this.#raw(option);
+    const value = raw?.value.trim().toLowerCase();
+    if (value === "true" || value === "yes" || value === "on" || value === "1") return true;
+    if (value === "false" || value === "no" || value === "off" || value === "0") return false;
+    this.fail(option, raw, "must be true or false");
+    return false;
+  }
+
+  list(section: string, name: string): string[] | undefined {
+    const value = this.string(section, name);
+    if (value === undefined) return undefined;
+    return value
+      .split(/[,\n]/)
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
+  }
+
+  /** Reads the file an option names; the problem names the option, not the file's content. */
+  file(section: string, name: string): Buffer | undefined {
+    const path = this.string(section, name);
+    if (path === undefined) return undefined;
+    try {
+      return this.#readFile(path);
+    } catch (err) {
+      const reason = err instanceof Error && "code" in err ? String(err.code) : "unreadable";
+      this.problems.push(`[${section}] ${name}: cannot read "${path}" (${reason})`);
+      return undefined;
+    }
+  }
+
+  labelName(section: string, name: string): string {
+    const option = spec(section, name);
+    const raw = this.#raw(option);
+    const value = raw?.value ?? "";
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(value)) {
+      this.fail(option, raw, "must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)");
+    }
+    return value;
+  }
+
+  hostName(section: string, name: string): string | undefined {
+    const option = spec(section, name);
+    const raw = this.#raw(option);
+    const value = this.string(section, name);
+    if (value === undefined) return undefined;
+    const unbracketed = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
+    if (isIPv6(unbracketed)) return unbracketed;
+    if (value.length > 253 || !/^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?\.?$/.test(value)) {
+      this.fail(option, raw, "must be a host name or an IP address (no scheme, port or path)");
+      return undefined;
+    }
+    return value;
+  }
+
+  fail(option: OptionSpec, raw: RawValue | undefined, problem: string): void {
+    const shown = raw === undefined ? "" : option.secret ? " (value hidden)" : ` "${raw.value}"`;
+    const from = raw === undefined ? "" : ` [from ${raw.source}]`;
+    this.problems.push(`[${option.section}] ${option.name}${shown}: ${problem}${from}`);
+  }
+
+  #raw(option: OptionSpec): RawValue | undefined {
+    const envName = environmentName(option);
+    const fromEnv = this.#env[envName];
+    if (fromEnv !== undefined) return { value: fromEnv, source: `environment ${envName}` };
+    const fromFile = this.#sections.get(option.section)?.get(option.name);
+    if (fromFile !== undefined) return fromFile;
+    if (option.default !== undefined) return { value: option.default, source: "default" };
+    return undefined;
+  }
+}
+
+function spec(section: string, name: string): OptionSpec {
+  const found = OPTIONS.find((o) => o.section === section && o.name === name);
+  if (!found) throw new Error(`option [${section}] ${name} is not in the schema`);
+  return found;
+}

@@ -1,0 +1,259 @@
+/**
+ * Every option the service reads, as data: the single source for parsing, defaults, secrecy and
+ * the option reference in docs/configuration.md. Section and option names are Watcher's wherever
+ * Watcher has the option, so an operator can point the service at the watcher.conf they have.
+ */
+export type OptionType = "string" | "integer" | "number" | "boolean" | "list" | "path";
+
+export interface OptionSpec {
+  readonly section: string;
+  readonly name: string;
+  readonly type: OptionType;
+  readonly help: string;
+  readonly default?: string;
+  readonly choices?: readonly string[];
+  /** Never logged, never echoed in an error message. */
+  readonly secret?: boolean;
+}
+
+export const SERVICE_SECTION = "metrics_access";
+
+const labelHelp = "Target label that holds each exporter's host FQDN, used for host metrics.";
+const uuidHelp = "Label that holds the OpenStack instance UUID, used for instance metrics.";
+
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    section: SERVICE_SECTION,
+    name: "listen",
+    type: "string",
+    default: "127.0.0.1:50051",
+    help: "Address and port the gRPC server listens on (gRPC, gRPC-Web and Connect on one port); IPv6 as [::1]:50051.",
+  },
+  {
+    section: SERVICE_SECTION,
+    name: "log_level",
+    type: "string",
+    default: "info",
+    choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"],
+    help: "Lowest level written to the JSON log on stdout.",
+  },
+  {
+    section: SERVICE_SECTION,
+    name: "tls_certfile",
+    type: "path",
+    help: "Server certificate (PEM). With tls_keyfile, the server speaks TLS (HTTP/2 and HTTP/1.1) instead of plaintext h2c.",
+  },
+  { section: SERVICE_SECTION, name: "tls_keyfile", type: "path", help: "Private key (PEM) of tls_certfile." },
+  {
+    section: SERVICE_SECTION,
+    name: "shutdown_grace_period",
+    type: "number",
+    default: "10",
+    help: "Seconds that calls in flight get to finish after SIGTERM before they are cancelled.",
+  },
+  {
+    section: SERVICE_SECTION,
+    name: "target_refresh_interval",
+    type: "number",
+    default: "10",
+    help: "Least number of seconds between two re-reads of Prometheus's active targets caused by unknown hosts.",
+  },
+  {
+    section: "watcher_datasources",
+    name: "datasources",
+    type: "list",
+    help: "Watcher's datasource list. Exactly one of prometheus and aetos must be in it; other names are ignored. When unset: prometheus if [prometheus_client] host is set, aetos otherwise.",
+  },
+  {
+    section: "prometheus_client",
+    name: "host",
+    type: "string",
+    help: "Prometheus host name or IP address (IPv6 with or without brackets). Required for the prometheus datasource.",
+  },
+  { section: "prometheus_client", name: "port", type: "integer", default: "9090", help: "Prometheus port." },
+  { section: "prometheus_client", name: "fqdn_label", type: "string", default: "fqdn", help: labelHelp },
+  {
+    section: "prometheus_client",
+    name: "instance_uuid_label",
+    type: "string",
+    default: "resource",
+    help: uuidHelp,
+  },
+  {
+    section: "prometheus_client",
+    name: "username",
+    type: "string",
+    help: "Basic-auth user; needs password.",
+  },
+  {
+    section: "prometheus_client",
+    name: "password",
+    type: "string",
+    secret: true,
+    help: "Basic-auth password; needs username.",
+  },
+  {
+    section: "prometheus_client",
+    name: "cafile",
+    type: "path",
+    help: "CA bundle (PEM) that verifies Prometheus's certificate. Setting it switches to https, as in Watcher.",
+  },
+  {
+    section: "prometheus_client",
+    name: "certfile",
+    type: "path",
+    help: "Client certificate (PEM) for mutual TLS; needs keyfile. Unlike Watcher, cafile is not required.",
+  },
+  { section: "prometheus_client", name: "keyfile", type: "path", help: "Private key (PEM) of certfile." },
+  {
+    section: "prometheus_client",
+    name: "use_tls",
+    type: "boolean",
+    default: "false",
+    help: "Use https even without cafile, verifying against the system's CAs. (Not in Watcher.)",
+  },
+  {
+    section: "prometheus_client",
+    name: "root_path",
+    type: "string",
+    default: "",
+    help: "Path prefix Prometheus is served under (its --web.route-prefix), e.g. prometheus. (Not in Watcher.)",
+  },
+  {
+    section: "prometheus_client",
+    name: "timeout",
+    type: "number",
+    default: "30",
+    help: "Seconds an HTTP request to Prometheus may take; the caller's deadline applies too. (Not in Watcher.)",
+  },
+  {
+    section: "aetos_client",
+    name: "interface",
+    type: "string",
+    default: "public",
+    choices: ["public", "internal", "admin", "publicURL", "internalURL", "adminURL"],
+    help: "Keystone catalog interface of the metric-storage endpoint.",
+  },
+  {
+    section: "aetos_client",
+    name: "region_name",
+    type: "string",
+    help: "Catalog region of the metric-storage endpoint; unset means the first match in catalog order.",
+  },
+  { section: "aetos_client", name: "fqdn_label", type: "string", default: "fqdn", help: labelHelp },
+  {
+    section: "aetos_client",
+    name: "instance_uuid_label",
+    type: "string",
+    default: "resource",
+    help: uuidHelp,
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "auth_type",
+    type: "string",
+    choices: ["password", "v3password", "v3applicationcredential"],
+    help: "keystoneauth plugin: password and v3password (user + project scope) or v3applicationcredential.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "auth_url",
+    type: "string",
+    help: "Keystone URL, e.g. https://keystone:5000/v3.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "username",
+    type: "string",
+    help: "User name; needs a user domain.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "user_id",
+    type: "string",
+    help: "User id (instead of username).",
+  },
+  { section: "watcher_clients_auth", name: "password", type: "string", secret: true, help: "User password." },
+  {
+    section: "watcher_clients_auth",
+    name: "user_domain_name",
+    type: "string",
+    help: "Domain name of username.",
+  },
+  { section: "watcher_clients_auth", name: "user_domain_id", type: "string", help: "Domain id of username." },
+  {
+    section: "watcher_clients_auth",
+    name: "project_name",
+    type: "string",
+    help: "Project to scope the token to; needs a project domain.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "project_id",
+    type: "string",
+    help: "Project id to scope the token to.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "project_domain_name",
+    type: "string",
+    help: "Domain name of project_name.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "project_domain_id",
+    type: "string",
+    help: "Domain id of project_name.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "application_credential_id",
+    type: "string",
+    help: "Application credential id (v3applicationcredential).",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "application_credential_name",
+    type: "string",
+    help: "Application credential name; needs user_id or username with a user domain.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "application_credential_secret",
+    type: "string",
+    secret: true,
+    help: "Application credential secret.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "cafile",
+    type: "path",
+    help: "CA bundle (PEM) that verifies Keystone's and Aetos's certificates (Watcher's stack ignores it for Aetos; we do not).",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "certfile",
+    type: "path",
+    help: "Client certificate (PEM) for Keystone and Aetos.",
+  },
+  { section: "watcher_clients_auth", name: "keyfile", type: "path", help: "Private key (PEM) of certfile." },
+  {
+    section: "watcher_clients_auth",
+    name: "insecure",
+    type: "boolean",
+    default: "false",
+    help: "Skip certificate verification for Keystone and Aetos. For tests only.",
+  },
+  {
+    section: "watcher_clients_auth",
+    name: "timeout",
+    type: "number",
+    default: "30",
+    help: "Seconds an HTTP request to Keystone or Aetos may take (keystoneauth has no default; we use 30).",
+  },
+];
+
+/** The environment variable that overrides an option: METRICS_ACCESS__<SECTION>__<OPTION>, upper case. */
+export function environmentName(spec: Pick<OptionSpec, "section" | "name">): string {
+  return `METRICS_ACCESS__${spec.section.toUpperCase()}__${spec.name.toUpperCase()}`;
+}

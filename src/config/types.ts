@@ -1,0 +1,75 @@
+/** The validated, immutable configuration every other module receives. Nothing else reads files or env. */
+export interface Config {
+  readonly server: ServerConfig;
+  readonly datasource: PrometheusSourceConfig | AetosSourceConfig;
+}
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly logLevel: LogLevel;
+  readonly shutdownGraceMs: number;
+  readonly targetRefreshIntervalMs: number;
+}
+
+/** PEM material read at start-up; absent members mean the system default (system CAs, no client cert). */
+export interface TlsMaterial {
+  readonly ca: Buffer | undefined;
+  readonly cert: Buffer | undefined;
+  readonly key: Buffer | undefined;
+  readonly rejectUnauthorized: boolean;
+}
+
+export interface MetricLabels {
+  readonly fqdn: string;
+  readonly instanceUuid: string;
+}
+
+export interface PrometheusSourceConfig {
+  readonly kind: "prometheus";
+  /** scheme://host:port with IPv6 hosts bracketed; no path. */
+  readonly origin: string;
+  /** "" or "/prefix" without a trailing slash. */
+  readonly rootPath: string;
+  readonly tls: TlsMaterial | undefined;
+  readonly basicAuth: { readonly username: string; readonly password: string } | undefined;
+  readonly timeoutMs: number;
+  readonly labels: MetricLabels;
+}
+
+export type CatalogInterface = "public" | "internal" | "admin";
+
+export type KeystoneCredentials =
+  | {
+      readonly method: "password";
+      readonly user: UserRef;
+      readonly password: string;
+      readonly project: { readonly id: string } | { readonly name: string; readonly domain: DomainRef };
+    }
+  | {
+      readonly method: "application_credential";
+      readonly secret: string;
+      readonly credential: { readonly id: string } | { readonly name: string; readonly user: UserRef };
+    };
+
+export type DomainRef = { readonly id: string } | { readonly name: string };
+export type UserRef = { readonly id: string } | { readonly name: string; readonly domain: DomainRef };
+
+export interface KeystoneConfig {
+  /** The auth_url as configured, without a trailing slash. */
+  readonly authUrl: string;
+  readonly credentials: KeystoneCredentials;
+  readonly tls: TlsMaterial;
+  readonly timeoutMs: number;
+}
+
+export interface AetosSourceConfig {
+  readonly kind: "aetos";
+  readonly keystone: KeystoneConfig;
+  readonly interface: CatalogInterface;
+  readonly regionName: string | undefined;
+  readonly labels: MetricLabels;
+}

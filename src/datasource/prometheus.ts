@@ -1,0 +1,35 @@
+import { PrometheusHttpClient } from "../clients/prometheus-http.js";
+import type { MetricLabels, PrometheusSourceConfig } from "../config/types.js";
+import type { ActiveTarget, CallOptions, Datasource, Sample } from "./datasource.js";
+
+/** Direct Prometheus ([prometheus_client]): no Keystone token is ever sent here. */
+export class PrometheusDatasource implements Datasource {
+  readonly name = "prometheus";
+  readonly labels: MetricLabels;
+  readonly #client: PrometheusHttpClient;
+
+  constructor(config: PrometheusSourceConfig) {
+    this.labels = config.labels;
+    const auth = config.basicAuth;
+    this.#client = new PrometheusHttpClient({
+      upstream: "Prometheus",
+      origin: config.origin,
+      rootPath: config.rootPath,
+      tls: config.tls,
+      timeoutMs: config.timeoutMs,
+      authorization: auth && `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`,
+    });
+  }
+
+  instantQuery(promql: string, options: CallOptions): Promise<Sample[]> {
+    return this.#client.query(promql, options);
+  }
+
+  activeTargets(options: CallOptions): Promise<ActiveTarget[]> {
+    return this.#client.activeTargets(options);
+  }
+
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+}

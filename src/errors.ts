@@ -1,0 +1,51 @@
+/**
+ * The one error type the service raises on purpose. Every layer below the server throws it with a
+ * code; `server/error-status.ts` is the only place that turns it into a gRPC status.
+ */
+export type ErrorCode =
+  | "invalid_argument"
+  | "not_found"
+  | "failed_precondition"
+  | "permission_denied"
+  | "unavailable"
+  | "deadline_exceeded"
+  | "internal";
+
+export interface MetricsAccessErrorOptions {
+  /** A stable UPPER_SNAKE reason a program can branch on, e.g. `HOST_NOT_FOUND`. */
+  reason: string;
+  /** The request field at fault, for invalid_argument. */
+  field?: string;
+  /** The underlying error, for logs only: never sent to a caller. */
+  cause?: unknown;
+}
+
+/**
+ * An error whose message is safe to send to a caller: it names what went wrong in the caller's
+ * terms and never carries upstream URLs, tokens or passwords.
+ */
+export class MetricsAccessError extends Error {
+  override readonly name = "MetricsAccessError";
+  readonly code: ErrorCode;
+  readonly reason: string;
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: MetricsAccessErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.reason = options.reason;
+    this.field = options.field;
+  }
+}
+
+export function isMetricsAccessError(value: unknown): value is MetricsAccessError {
+  return value instanceof Error && value.name === "MetricsAccessError" && "code" in value;
+}
+
+/** An invalid request field; the message starts with the field's name. */
+export function invalidArgument(field: string, problem: string): MetricsAccessError {
+  return new MetricsAccessError("invalid_argument", `${field}: ${problem}`, {
+    reason: "INVALID_FIELD",
+    field,
+  });
+}

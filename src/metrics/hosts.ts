@@ -1,0 +1,151 @@
+import type { ActiveTarget, CallOptions } from "../datasource/datasource.js";
+import { MetricsAccessError } from "../errors.js";
+
+/** A value of the host label and the active targets that carry it. */
+export interface HostEntry {
+  readonly labelValue: string;
+  /** The part before the first dot; "" when the value has no dot. */
+  readonly shortName: string;
+  readonly targets: readonly { readonly job: string; readonly instance: string; readonly health: string }[];
+}
+
+export interface HostDirectoryOptions {
+  /** The host label name ([prometheus_client] or [aetos_client] fqdn_label). */
+  readonly label: string;
+  readonly loadTargets: (options: CallOptions) => Promise<ActiveTarget[]>;
+  /** Least time between two reloads caused by misses; Watcher reloads on every miss. */
+  readonly minRefreshIntervalMs: number;
+  readonly now?: () => number;
+}
+
+interface Snapshot {
+  readonly loadedAt: number;
+  readonly byValue: ReadonlyMap<string, HostEntry>;
+  readonly byShortName: ReadonlyMap<string, readonly string[]>;
+  readonly sorted: readonly HostEntry[];
+}
+
+/**
+ * Host resolution as Watcher does it, from GET /api/v1/targets?state=active: the exact label
+ * value, then a short name to its FQDN, then one reload of the targets (rate-limited here) and a
+ * second try. Unlike Watcher, a short name shared by several FQDNs is an error, not a coin toss.
+ */
+export class HostDirectory {
+  readonly #options: HostDirectoryOptions;
+  readonly #now: () => number;
+  #snapshot: Snapshot | undefined;
+  #loading: Promise<Snapshot> | undefined;
+
+  constructor(options: HostDirectoryOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The host label value for a host name as Nova knows it. */
+  async resolve(host: string, options: CallOptions = {}): Promise<string> {
+    let snapshot = this.#snapshot ?? (await this.#reload(options));
+    let found = lookup(snapshot, host);
+    if (found === undefined && this.#mayReload(snapshot)) {
+      snapshot = await this.#reload(options);
+      found = lookup(snapshot, host);
+    }
+    if (found === undefined) {
+      throw new MetricsAccessError(
+        "not_found",
+        `host ${JSON.stringify(host)} is not carried by the ${this.#options.label} label of any active Prometheus target`,
+        { reason: "HOST_NOT_FOUND" },
+      );
+    }
+    if (found.length > 1) {
+      throw new MetricsAccessError(
+        "failed_precondition",
+        `host ${JSON.stringify(host)} is ambiguous: it is the short name of ${found.map((v) => JSON.stringify(v)).join(", ")}; use the full name`,
+        { reason: "HOST_AMBIGUOUS" },
+      );
+    }
+    return found[0] ?? host;
+  }
+
+  /** Every host, sorted by label value; reloads the targets when the last load is older than the interval. */
+  async list(options: CallOptions = {}): Promise<readonly HostEntry[]> {
+    const snapshot = this.#snapshot;
+    const fresh = snapshot && !this.#mayReload(snapshot) ? snapshot : await this.#reload(options);
+    return fresh.sorted;
+  }
+
+  #mayReload(snapshot: Snapshot): boolean {
+    return this.#now() - snapshot.loadedAt >= this.#options.minRefreshIntervalMs;
+  }
+
+  /** One load at a time, shared by every caller; a caller's cancel stops its wait, not the load. */
+  async #reload(options: CallOptions): Promise<Snapshot> {
+    if (!this.#loading) {
+      this.#loading = this.#options
+        .loadTargets({})
+        .then((targets) => {
+          this.#snapshot = buildSnapshot(targets, this.#options.label, this.#now());
+          return this.#snapshot;
+        })
+        .finally(() => {
+          this.#loading = undefined;
+        });
+    }
+    return await abortable(this.#loading, options.signal);
+  }
+}
+
+function lookup(snapshot: Snapshot, host: string): readonly string[] | undefined {
+  if (snapshot.byValue.has(host)) return [host];
+  return snapshot.byShortName.get(host);
+}
+
+function buildSnapshot(targets: readonly ActiveTarget[], label: string, loadedAt: number): Snapshot {
+  const byValue = new Map<string, HostEntry & { targets: HostEntry["targets"][number][] }>();
+  for (const target of targets) {
+    const value = target.labels[label];
+    if (!value) continue;
+    let entry = byValue.get(value);
+    if (!entry) {
+      const dot = value.indexOf(".");
+      entry = { labelValue: value, shortName: dot > 0 ? value.slice(0, dot) : "", targets: [] };
+      byValue.set(value, entry);
+    }
+    entry.targets.push({
+      job: target.labels.job ?? "",
+      instance: target.labels.instance ?? "",
+      health: target.health,
+    });
+  }
+  const byShortName = new Map<string, string[]>();
+  for (const entry of byValue.values()) {
+    if (entry.shortName === "") continue;
+    const values = byShortName.get(entry.shortName) ?? [];
+    values.push(entry.labelValue);
+    byShortName.set(entry.shortName, values.sort());
+  }
+  const sorted = [...byValue.values()].sort((a, b) => compare(a.labelValue, b.labelValue));
+  return { loadedAt, byValue, byShortName, sorted };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * The only code that writes PromQL text. Label values become string literals that no input can
+ * break out of; label names and numbers are validated before they get here.
+ */
+export type PromqlAggregate = "avg" | "max" | "min";
+
+export interface TemplateValues {
+  readonly agg: PromqlAggregate;
+  readonly label: string;
+  readonly value: string;
+  readonly period: number;
+  readonly vcpus?: number;
+}
+
+const PLACEHOLDER = /\{\{(\w+)\}\}/g;
+
+/** Fills a catalogue template. Throws on a placeholder the template needs but the values lack. */
+export function renderTemplate(template: string, values: TemplateValues): string {
+  return template.replace(PLACEHOLDER, (_match, name: string) => {
+    switch (name) {
+      case "agg":
+        return values.agg;
+      case "label":
+        return values.label;
+      case "value":
+        return quoteLabelValue(values.value);
+      case "period":
+        return String(values.period);
+      case "vcpus":
+        if (values.vcpus === undefined) throw new Error("template needs vcpus");
+        return String(values.vcpus);
+      default:
+        throw new Error(`unknown template placeholder {{${name}}}`);
+    }
+  });
+}
+
+/** The placeholders a template uses, so that the catalogue can be checked without rendering. */
+export function templatePlaceholders(template: string): string[] {
+  return [...template.matchAll(PLACEHOLDER)].map((m) => m[1] ?? "");
+}
+
+/**
+ * A single-quoted PromQL string literal, as Watcher writes them. PromQL unquotes with Go's rules,
+ * so backslash and the quote are escaped, and control characters use escapes a raw newline would
+ * otherwise break the query with.
+ */
+export function quoteLabelValue(value: string): string {
+  let out = "'";
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch === "\\") out += "\\\\";
+    else if (ch === "'") out += "\\'";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return `${out}'`;
+}

@@ -1,0 +1,34 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type ErrorCode, isMetricsAccessError } from "../errors.js";
+
+const CODES: Record<ErrorCode, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  failed_precondition: Code.FailedPrecondition,
+  permission_denied: Code.PermissionDenied,
+  unavailable: Code.Unavailable,
+  deadline_exceeded: Code.DeadlineExceeded,
+  internal: Code.Internal,
+};
+
+/**
+ * The one place an error becomes a gRPC status. Our typed errors keep their (safe) message; the
+ * caller's own deadline or cancellation keeps its code; anything else becomes a bare INTERNAL, so
+ * that no stray upstream text, URL or credential reaches a caller.
+ */
+export function toConnectError(err: unknown, signal: AbortSignal): ConnectError {
+  if (signal.aborted && signal.reason instanceof ConnectError) return signal.reason;
+  if (err instanceof ConnectError) return err;
+  if (isMetricsAccessError(err)) {
+    const metadata = new Headers({ "x-error-reason": err.reason });
+    return new ConnectError(err.message, CODES[err.code], metadata);
+  }
+  return new ConnectError("internal error", Code.Internal);
+}
+
+/** Client faults are logged at info, server faults at error. */
+export function isServerFault(code: Code): boolean {
+  return (
+    code === Code.Internal || code === Code.Unknown || code === Code.Unavailable || code === Code.DataLoss
+  );
+}

@@ -1,0 +1,126 @@
+import { once } from "node:events";
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer as createH2cServer,
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
+import { createServer as createTcpServer, type Server as NetServer, type Socket } from "node:net";
+import { Duplex } from "node:stream";
+
+type Handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
+
+export interface TransportOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly handler: Handler;
+}
+
+export interface Transport {
+  readonly port: number;
+  /** Stops accepting, lets calls in flight end, and resolves when every connection is closed. */
+  drain(): Promise<void>;
+  /** Closes whatever is still open, at once. */
+  destroy(): void;
+}
+
+const HTTP2_PREFACE = "PRI * HTTP/2.0";
+
+/**
+ * One port for every protocol. With TLS, ALPN picks HTTP/2 or HTTP/1.1. In plaintext the first
+ * bytes decide: the HTTP/2 connection preface goes to the h2c server (gRPC, and Connect or
+ * gRPC-Web with prior knowledge), anything else to an HTTP/1.1 server (Connect JSON from curl,
+ * gRPC-Web from browsers).
+ */
+export async function listen(options: TransportOptions): Promise<Transport> {
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  const h1 = createHttp1Server(options.handler);
+  const h2 = options.tls
+    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, options.handler)
+    : createH2cServer(options.handler);
+  h2.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  let entry: NetServer;
+  if (options.tls) {
+    entry = h2 as unknown as NetServer;
+  } else {
+    entry = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      socket.once("data", (first: Buffer) => {
+        socket.pause();
+        if (first.toString("latin1", 0, HTTP2_PREFACE.length) === HTTP2_PREFACE) {
+          h2.emit("connection", replaying(socket, first));
+        } else {
+          socket.unshift(first);
+          h1.emit("connection", socket);
+        }
+        socket.resume();
+      });
+    });
+  }
+  entry.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  entry.listen(options.port, options.host);
+  await once(entry, "listening");
+  const address = entry.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+
+  return {
+    port,
+    async drain() {
+      const closed = new Promise<void>((resolve) => entry.close(() => resolve()));
+      for (const session of sessions) session.close();
+      h1.closeIdleConnections();
+      const idleTimer = setInterval(() => h1.closeIdleConnections(), 100);
+      await closed;
+      while (sockets.size > 0) await new Promise((r) => setTimeout(r, 25));
+      clearInterval(idleTimer);
+    },
+    destroy() {
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      h1.closeAllConnections();
+    },
+  };
+}
+
+/**
+ * The socket as a stream that first yields the bytes already read. node:http2 reads a net.Socket
+ * through its native handle, past anything unshifted in JavaScript, so the sniffed preface would be
+ * lost; a plain Duplex makes http2 read through JavaScript instead.
+ */
+function replaying(socket: Socket, first: Buffer): Duplex {
+  const stream = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      socket.write(chunk, callback);
+    },
+    final(callback) {
+      socket.end(callback);
+    },
+    destroy(err, callback) {
+      socket.destroy(err ?? undefined);
+      callback(err);
+    },
+  });
+  stream.push(first);
+  socket.on("data", (chunk: Buffer) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.once("end", () => stream.push(null));
+  socket.once("close", () => stream.destroy());
+  socket.on("error", (err) => stream.destroy(err));
+  return stream;
+}
