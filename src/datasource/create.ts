@@ -1,5 +1,6 @@
 import type { AetosSourceConfig, PrometheusSourceConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
+import { AetosDatasource } from "./aetos.js";
 import type { Datasource } from "./datasource.js";
 import { PrometheusDatasource } from "./prometheus.js";
 
@@ -12,5 +13,10 @@ export async function createDatasource(
     logger.info({ origin: config.origin, rootPath: config.rootPath }, "datasource: direct Prometheus");
     return new PrometheusDatasource(config);
   }
-  throw new Error("the aetos datasource is not built yet");
+  const { datasource, endpoint } = await AetosDatasource.connect(config);
+  logger.info(
+    { endpoint, interface: config.interface, region: config.regionName ?? null },
+    "datasource: Aetos, found in the Keystone catalog",
+  );
+  return datasource;
 }

@@ -1,3 +1,4 @@
+import { abortable } from "../abortable.js";
 import type { ActiveTarget, CallOptions } from "../datasource/datasource.js";
 import { MetricsAccessError } from "../errors.js";
 
@@ -129,23 +130,4 @@ function buildSnapshot(targets: readonly ActiveTarget[], label: string, loadedAt
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
 }

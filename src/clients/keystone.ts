@@ -1,0 +1,154 @@
+import { Pool } from "undici";
+import type { DomainRef, KeystoneConfig, KeystoneCredentials, UserRef } from "../config/types.js";
+import { MetricsAccessError } from "../errors.js";
+import type { CatalogService } from "./catalog.js";
+import { transportError } from "./upstream-errors.js";
+
+/** A Keystone v3 token with what the service reads of it. */
+export interface KeystoneToken {
+  /** The X-Subject-Token value. Never logged. */
+  readonly value: string;
+  /** Unix milliseconds. */
+  readonly expiresAt: number;
+  readonly catalog: readonly CatalogService[];
+  readonly roles: readonly string[];
+}
+
+/**
+ * POST /v3/auth/tokens with a password (project-scoped) or an application credential (never
+ * scoped: Keystone refuses a scope with one). Errors name [watcher_clients_auth], never a secret.
+ */
+export class KeystoneClient {
+  readonly #config: KeystoneConfig;
+  readonly #pool: Pool;
+  readonly #tokensPath: string;
+
+  constructor(config: KeystoneConfig) {
+    this.#config = config;
+    const url = new URL(config.authUrl);
+    const base = url.pathname.replace(/\/+$/, "");
+    // keystoneauth's v3 plugins: an auth_url ending in v3 is the v3 root; otherwise append /v3.
+    this.#tokensPath = /\/v3$/.test(base) ? `${base}/auth/tokens` : `${base}/v3/auth/tokens`;
+    this.#pool = new Pool(url.origin, {
+      connections: 4,
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.timeoutMs,
+      connect: {
+        timeout: Math.min(config.timeoutMs, 10_000),
+        ca: config.tls.ca,
+        cert: config.tls.cert,
+        key: config.tls.key,
+        rejectUnauthorized: config.tls.rejectUnauthorized,
+      },
+    });
+  }
+
+  async issueToken(signal?: AbortSignal): Promise<KeystoneToken> {
+    let status: number;
+    let subject: string | string[] | undefined;
+    let text: string;
+    try {
+      const res = await this.#pool.request({
+        method: "POST",
+        path: this.#tokensPath,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "user-agent": "metrics-access",
+        },
+        body: JSON.stringify(authRequest(this.#config.credentials)),
+        signal: signal ?? null,
+      });
+      status = res.statusCode;
+      subject = res.headers["x-subject-token"];
+      text = await res.body.text();
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw transportError("Keystone", "auth/tokens", err, this.#config.timeoutMs);
+    }
+    if (status !== 201 && status !== 200) throw refused(status, text);
+    const token = parseToken(typeof subject === "string" ? subject : undefined, text);
+    if (!token) {
+      throw new MetricsAccessError("unavailable", "Keystone issued a token this service cannot read", {
+        reason: "KEYSTONE_MALFORMED",
+      });
+    }
+    return token;
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+}
+
+function authRequest(credentials: KeystoneCredentials): unknown {
+  if (credentials.method === "application_credential") {
+    const c = credentials.credential;
+    const credential = "id" in c ? { id: c.id } : { name: c.name, user: user(c.user) };
+    return {
+      auth: {
+        identity: {
+          methods: ["application_credential"],
+          application_credential: { ...credential, secret: credentials.secret },
+        },
+      },
+    };
+  }
+  const p = credentials.project;
+  return {
+    auth: {
+      identity: {
+        methods: ["password"],
+        password: { user: { ...user(credentials.user), password: credentials.password } },
+      },
+      scope: { project: "id" in p ? { id: p.id } : { name: p.name, domain: domain(p.domain) } },
+    },
+  };
+}
+
+function user(ref: UserRef): Record<string, unknown> {
+  return "id" in ref ? { id: ref.id } : { name: ref.name, domain: domain(ref.domain) };
+}
+
+function domain(ref: DomainRef): Record<string, string> {
+  return "id" in ref ? { id: ref.id } : { name: ref.name };
+}
+
+function parseToken(value: string | undefined, text: string): KeystoneToken | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const token = (body as { token?: Record<string, unknown> } | undefined)?.token;
+  const expiresAt = Date.parse(String(token?.expires_at ?? ""));
+  if (!value || !token || Number.isNaN(expiresAt)) return undefined;
+  const roles = Array.isArray(token.roles)
+    ? token.roles.map((r: { name?: unknown }) => String(r?.name ?? ""))
+    : [];
+  const catalog = Array.isArray(token.catalog) ? (token.catalog as CatalogService[]) : [];
+  return { value, expiresAt, catalog, roles };
+}
+
+function refused(status: number, text: string): MetricsAccessError {
+  const cause = new Error(`Keystone auth/tokens: HTTP ${status}: ${text.slice(0, 300)}`);
+  if (status === 401 || status === 403) {
+    return new MetricsAccessError(
+      "permission_denied",
+      `Keystone refused the credentials in [watcher_clients_auth] (HTTP ${status})`,
+      { reason: "KEYSTONE_REFUSED", cause },
+    );
+  }
+  if (status === 400 || status === 404) {
+    return new MetricsAccessError(
+      "failed_precondition",
+      `Keystone rejected the authentication request (HTTP ${status}): check [watcher_clients_auth] auth_url and the user, project and domain options`,
+      { reason: "KEYSTONE_BAD_REQUEST", cause },
+    );
+  }
+  return new MetricsAccessError("unavailable", `Keystone answered HTTP ${status} to auth/tokens`, {
+    reason: "KEYSTONE_FAILED",
+    cause,
+  });
+}

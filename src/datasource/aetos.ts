@@ -1,0 +1,109 @@
+import { abortable } from "../abortable.js";
+import { describeCatalog, selectEndpoint, splitEndpointUrl } from "../clients/catalog.js";
+import { KeystoneClient, type KeystoneToken } from "../clients/keystone.js";
+import { PrometheusHttpClient, type RequestOptions } from "../clients/prometheus-http.js";
+import { TokenSource } from "../clients/token-source.js";
+import type { AetosSourceConfig, MetricLabels } from "../config/types.js";
+import { isMetricsAccessError, MetricsAccessError } from "../errors.js";
+import type { ActiveTarget, CallOptions, Datasource, Sample } from "./datasource.js";
+
+export const AETOS_SERVICE_TYPE = "metric-storage";
+
+/**
+ * Prometheus through Aetos: the endpoint comes from the Keystone catalog at start-up, every request
+ * carries the service's token in X-Auth-Token (and only requests to Aetos do), and a 401 drops the
+ * token and resends the request once with a fresh one, as keystoneauth's session does.
+ */
+export class AetosDatasource implements Datasource {
+  readonly name = "aetos";
+  readonly labels: MetricLabels;
+  readonly #keystone: KeystoneClient;
+  readonly #tokens: TokenSource;
+  readonly #client: PrometheusHttpClient;
+
+  private constructor(
+    config: AetosSourceConfig,
+    keystone: KeystoneClient,
+    tokens: TokenSource,
+    endpoint: string,
+  ) {
+    this.labels = config.labels;
+    this.#keystone = keystone;
+    this.#tokens = tokens;
+    const split = splitEndpointUrl(endpoint);
+    if (!split) {
+      throw new MetricsAccessError(
+        "failed_precondition",
+        `the ${AETOS_SERVICE_TYPE} catalog URL is not an http(s) URL`,
+        {
+          reason: "CATALOG_BAD_URL",
+        },
+      );
+    }
+    this.#client = new PrometheusHttpClient({
+      upstream: "Aetos",
+      origin: split.origin,
+      rootPath: split.rootPath,
+      // The configured CA verifies Aetos too; observabilityclient replaces it with the system store.
+      tls: split.origin.startsWith("https:") ? config.keystone.tls : undefined,
+      timeoutMs: config.keystone.timeoutMs,
+    });
+  }
+
+  /**
+   * Authenticates and finds the endpoint. Fails (and the process exits) when Keystone cannot be
+   * reached or refuses the credentials, or when the catalog has no matching endpoint.
+   */
+  static async connect(
+    config: AetosSourceConfig,
+  ): Promise<{ datasource: AetosDatasource; endpoint: string }> {
+    const keystone = new KeystoneClient(config.keystone);
+    const tokens = new TokenSource((signal) => keystone.issueToken(signal));
+    try {
+      const token = await tokens.token();
+      const filter = {
+        serviceType: AETOS_SERVICE_TYPE,
+        interface: config.interface,
+        regionName: config.regionName,
+      };
+      const endpoint = selectEndpoint(token.catalog, filter);
+      if (endpoint === undefined) {
+        const where = config.regionName === undefined ? "any region" : `region ${config.regionName}`;
+        throw new MetricsAccessError(
+          "failed_precondition",
+          `no ${AETOS_SERVICE_TYPE} endpoint for interface ${config.interface} in ${where} ([aetos_client] interface, region_name); ${describeCatalog(token.catalog, AETOS_SERVICE_TYPE)}`,
+          { reason: "CATALOG_NO_ENDPOINT" },
+        );
+      }
+      return { datasource: new AetosDatasource(config, keystone, tokens, endpoint), endpoint };
+    } catch (err) {
+      await keystone.close();
+      throw err;
+    }
+  }
+
+  instantQuery(promql: string, options: CallOptions): Promise<Sample[]> {
+    return this.#withToken(options, (request) => this.#client.query(promql, request));
+  }
+
+  activeTargets(options: CallOptions): Promise<ActiveTarget[]> {
+    return this.#withToken(options, (request) => this.#client.activeTargets(request));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#client.close(), this.#keystone.close()]);
+  }
+
+  async #withToken<T>(options: CallOptions, send: (request: RequestOptions) => Promise<T>): Promise<T> {
+    const attempt = async (token: KeystoneToken) =>
+      await send({ signal: options.signal, headers: { "x-auth-token": token.value } });
+    const token = await abortable(this.#tokens.token(), options.signal);
+    try {
+      return await attempt(token);
+    } catch (err) {
+      if (!isMetricsAccessError(err) || err.reason !== "UPSTREAM_UNAUTHORIZED") throw err;
+      this.#tokens.invalidate(token);
+      return await attempt(await abortable(this.#tokens.token(), options.signal));
+    }
+  }
+}
