@@ -34,12 +34,14 @@ export async function spawnLogged(options: SpawnOptions): Promise<RunningProcess
     env: options.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // Both pipes share the file: neither may end it; the child's "close" (both pipes drained) does.
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once("exit", () => resolve());
   });
+  child.once("close", () => log.end());
   child.once("error", (err) => log.write(`spawn error: ${err.message}\n`));
   const proc: RunningProcess = {
     name: options.name,
@@ -53,7 +55,6 @@ export async function spawnLogged(options: SpawnOptions): Promise<RunningProcess
         await exited;
         clearTimeout(timer);
       }
-      log.end();
     },
   };
   running.add(proc);

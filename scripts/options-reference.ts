@@ -1,0 +1,3 @@
+import { optionReference } from "../src/config/reference.js";
+
+process.stdout.write(`${optionReference()}\n`);

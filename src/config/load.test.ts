@@ -1,0 +1,698 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./load.js";
+import type { AetosSourceConfig, Config, PrometheusSourceConfig } from "./types.js";
+
+const CONF = "/etc/watcher/watcher.conf";
+const SECRET = "S3cr3t-hunter2-Pa55";
+
+interface Input {
+  files?: Record<string, string>;
+  argv?: string[];
+  env?: Record<string, string>;
+}
+
+function notFound(path: string): Error {
+  return Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
+}
+
+function load({ files = {}, argv = ["--config-file", CONF], env = {} }: Input): Config {
+  return loadConfig({
+    argv,
+    env,
+    readFile: (path) => {
+      const text = files[path];
+      if (text === undefined) throw notFound(path);
+      return Buffer.from(text, "utf8");
+    },
+  });
+}
+
+/** Loads a single watcher.conf. */
+function loadConf(text: string, env: Record<string, string> = {}): Config {
+  return load({ files: { [CONF]: text }, env });
+}
+
+function configError(input: Input): ConfigError {
+  try {
+    load(input);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+function problemsWith(text: string, env: Record<string, string> = {}): readonly string[] {
+  return configError({ files: { [CONF]: text }, env }).problems;
+}
+
+function prometheus(config: Config): PrometheusSourceConfig {
+  if (config.datasource.kind !== "prometheus") throw new Error("expected the prometheus datasource");
+  return config.datasource;
+}
+
+function aetos(config: Config): AetosSourceConfig {
+  if (config.datasource.kind !== "aetos") throw new Error("expected the aetos datasource");
+  return config.datasource;
+}
+
+const PROM = "[prometheus_client]\nhost = prom.example.com\n";
+
+describe("loadConfig with direct Prometheus", () => {
+  it("uses the defaults for everything but the host", () => {
+    const config = loadConf(PROM);
+    expect(config.server).toEqual({
+      host: "127.0.0.1",
+      port: 50051,
+      tls: undefined,
+      logLevel: "info",
+      shutdownGraceMs: 10_000,
+      targetRefreshIntervalMs: 10_000,
+    });
+    expect(config.datasource).toEqual({
+      kind: "prometheus",
+      origin: "http://prom.example.com:9090",
+      rootPath: "",
+      tls: undefined,
+      basicAuth: undefined,
+      timeoutMs: 30_000,
+      labels: { fqdn: "fqdn", instanceUuid: "resource" },
+    });
+  });
+
+  it("reads a real watcher.conf, ignoring the sections and options it does not use", () => {
+    const config = loadConf(`
+[DEFAULT]
+debug = True
+transport_url = rabbit://stackrabbit:secret@10.0.0.5:5672/
+
+[database]
+connection = mysql+pymysql://root:secret@127.0.0.1/watcher?charset=utf8
+
+[keystone_authtoken]
+memcached_servers = localhost:11211
+auth_type = password
+
+[watcher_datasources]
+datasources = prometheus
+query_max_retries = 10
+
+[prometheus_client]
+host = 192.0.2.10
+port = 9091
+fqdn_label = custom_fqdn_label
+instance_uuid_label = custom_uuid_label
+username = admin
+password = ${SECRET}
+`);
+    expect(prometheus(config)).toMatchObject({
+      origin: "http://192.0.2.10:9091",
+      basicAuth: { username: "admin", password: SECRET },
+      labels: { fqdn: "custom_fqdn_label", instanceUuid: "custom_uuid_label" },
+    });
+  });
+
+  it("reads the service's own section", () => {
+    const config = loadConf(
+      `${PROM}[metrics_access]\nlisten = [::]:6000\nlog_level = debug\nshutdown_grace_period = 2.5\ntarget_refresh_interval = 0\n`,
+    );
+    expect(config.server).toMatchObject({
+      host: "::",
+      port: 6000,
+      logLevel: "debug",
+      shutdownGraceMs: 2500,
+      targetRefreshIntervalMs: 0,
+    });
+  });
+
+  it("lets METRICS_ACCESS__<SECTION>__<OPTION> override the file", () => {
+    const config = loadConf(`${PROM}port = 9091\n`, {
+      METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: "9999",
+      METRICS_ACCESS__PROMETHEUS_CLIENT__FQDN_LABEL: "hostname",
+      METRICS_ACCESS__METRICS_ACCESS__LISTEN: "0.0.0.0:7000",
+    });
+    expect(prometheus(config).origin).toBe("http://prom.example.com:9999");
+    expect(prometheus(config).labels.fqdn).toBe("hostname");
+    expect(config.server).toMatchObject({ host: "0.0.0.0", port: 7000 });
+  });
+
+  it("takes an option from the environment alone", () => {
+    const config = load({ argv: [], env: { METRICS_ACCESS__PROMETHEUS_CLIENT__HOST: "prom" } });
+    expect(prometheus(config).origin).toBe("http://prom:9090");
+  });
+
+  it("lets a later --config-file win over an earlier one, in both argument forms", () => {
+    const config = load({
+      files: {
+        "/a.conf": `${PROM}port = 1111\nfqdn_label = a\n`,
+        "/b.conf": "[prometheus_client]\nport = 2222\n",
+      },
+      argv: ["--config-file", "/a.conf", "--config-file=/b.conf"],
+    });
+    expect(prometheus(config).origin).toBe("http://prom.example.com:2222");
+    expect(prometheus(config).labels.fqdn).toBe("a");
+  });
+
+  it("reads METRICS_ACCESS_CONFIG_FILE only when no --config-file is given", () => {
+    const files = {
+      "/env.conf": "[prometheus_client]\nhost = from-env\n",
+      "/arg.conf": "[prometheus_client]\nhost = from-arg\n",
+    };
+    const env = { METRICS_ACCESS_CONFIG_FILE: "/env.conf" };
+    expect(prometheus(load({ files, env, argv: [] })).origin).toBe("http://from-env:9090");
+    expect(prometheus(load({ files, env, argv: ["--config-file", "/arg.conf"] })).origin).toBe(
+      "http://from-arg:9090",
+    );
+  });
+
+  it.each([
+    ["::1", "http://[::1]:9090"],
+    ["[::1]", "http://[::1]:9090"],
+    ["2001:db8::5", "http://[2001:db8::5]:9090"],
+    ["[2001:db8::5]", "http://[2001:db8::5]:9090"],
+    ["192.0.2.1", "http://192.0.2.1:9090"],
+    ["prometheus", "http://prometheus:9090"],
+  ])("builds the origin for host %s", (host, origin) => {
+    expect(prometheus(loadConf(`[prometheus_client]\nhost = ${host}\n`)).origin).toBe(origin);
+  });
+
+  it("switches to https and verifies with the CA when cafile is set, as Watcher does", () => {
+    const config = load({
+      files: { [CONF]: `${PROM}cafile = /etc/pki/ca.pem\n`, "/etc/pki/ca.pem": "CA PEM" },
+    });
+    const source = prometheus(config);
+    expect(source.origin).toBe("https://prom.example.com:9090");
+    expect(source.tls?.ca?.toString()).toBe("CA PEM");
+    expect(source.tls).toMatchObject({ cert: undefined, key: undefined, rejectUnauthorized: true });
+  });
+
+  it("switches to https with the system CAs when use_tls is true", () => {
+    const source = prometheus(loadConf(`${PROM}use_tls = true\n`));
+    expect(source.origin).toBe("https://prom.example.com:9090");
+    expect(source.tls).toEqual({ ca: undefined, cert: undefined, key: undefined, rejectUnauthorized: true });
+  });
+
+  it("reads the client certificate and key for mutual TLS", () => {
+    const config = load({
+      files: { [CONF]: `${PROM}certfile = /c.pem\nkeyfile = /k.pem\n`, "/c.pem": "CERT", "/k.pem": "KEY" },
+    });
+    const source = prometheus(config);
+    expect(source.origin).toMatch(/^https:/);
+    expect(source.tls?.cert?.toString()).toBe("CERT");
+    expect(source.tls?.key?.toString()).toBe("KEY");
+  });
+
+  it.each([
+    ["/prometheus/", "/prometheus"],
+    ["prometheus", "/prometheus"],
+    ["//a/b//", "/a/b"],
+    ["/", ""],
+    ["", ""],
+  ])("normalises root_path %j to %j", (rootPath, expected) => {
+    expect(prometheus(loadConf(`${PROM}root_path = ${rootPath}\n`)).rootPath).toBe(expected);
+  });
+
+  it("reads timeout in seconds, fractions allowed", () => {
+    expect(prometheus(loadConf(`${PROM}timeout = 2.5\n`)).timeoutMs).toBe(2500);
+  });
+
+  it("returns a deeply frozen configuration", () => {
+    const config = load({
+      files: {
+        [CONF]: `${PROM}username = u\npassword = p\ncafile = /ca.pem\n`,
+        "/ca.pem": "CA",
+      },
+    });
+    const source = prometheus(config);
+    for (const part of [config, config.server, source, source.labels, source.tls, source.basicAuth]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    expect(() => {
+      (config.server as { port: number }).port = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      (source.labels as { fqdn: string }).fqdn = "x";
+    }).toThrow(TypeError);
+  });
+});
+
+describe("loadConfig problems", () => {
+  it("names [section] option in every problem and reports all of them at once", () => {
+    const problems = problemsWith(`
+[metrics_access]
+listen = nowhere
+log_level = verbose
+tls_certfile = /cert.pem
+shutdown_grace_period = soon
+[prometheus_client]
+host = prom.example.com
+port = 0
+fqdn_label = 1fqdn
+instance_uuid_label = uuid-label
+username = admin
+use_tls = maybe
+root_path = /a b/
+timeout = 0
+`);
+    const expected = [
+      "[metrics_access] listen",
+      "[metrics_access] log_level",
+      "[metrics_access] tls_certfile",
+      "[metrics_access] shutdown_grace_period",
+      "[prometheus_client] port",
+      "[prometheus_client] fqdn_label",
+      "[prometheus_client] instance_uuid_label",
+      "[prometheus_client] username",
+      "[prometheus_client] use_tls",
+      "[prometheus_client] root_path",
+      "[prometheus_client] timeout",
+    ];
+    for (const name of expected) expect(problems.some((p) => p.startsWith(name))).toBe(true);
+    for (const problem of problems) expect(problem).toMatch(/^\[[a-z_]+\] [a-z_]+/);
+  });
+
+  it("lists every problem in the error message too", () => {
+    const err = configError({ files: { [CONF]: "[prometheus_client]\nport = 0\nfqdn_label = -\n" } });
+    for (const problem of err.problems) expect(err.message).toContain(problem);
+    expect(err.problems.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each(["0", "65536", "http", "90.5", "-1"])("rejects port %s", (port) => {
+    const problems = problemsWith(`${PROM}port = ${port}\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^\[prometheus_client\] port .*1 to 65535/);
+  });
+
+  it("accepts ports 1 and 65535", () => {
+    expect(prometheus(loadConf(`${PROM}port = 1\n`)).origin).toBe("http://prom.example.com:1");
+    expect(prometheus(loadConf(`${PROM}port = 65535\n`)).origin).toBe("http://prom.example.com:65535");
+  });
+
+  it.each(["1fqdn", "fq-dn", "fqdn label", "fqdn.name", ""])("rejects the label name %j", (label) => {
+    const problems = problemsWith(`${PROM}fqdn_label = ${label}\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^\[prometheus_client\] fqdn_label\b/);
+  });
+
+  it.each(["http://prom", "prom:9090", "prom/path", "-bad", "[not-an-ip]", "a b"])(
+    "rejects the host %j",
+    (host) => {
+      const problems = problemsWith(`[prometheus_client]\nhost = ${host}\n`);
+      expect(problems.some((p) => p.startsWith("[prometheus_client] host"))).toBe(true);
+    },
+  );
+
+  it("requires the host for the prometheus datasource", () => {
+    const problems = problemsWith("[watcher_datasources]\ndatasources = prometheus\n");
+    expect(problems).toEqual([expect.stringMatching(/^\[prometheus_client\] host: required/)]);
+  });
+
+  it.each([
+    ["username", "username = admin"],
+    ["password", `password = ${SECRET}`],
+  ])("requires username and password together (only %s given)", (_given, line) => {
+    const err = configError({ files: { [CONF]: `${PROM}${line}\n` } });
+    expect(err.problems).toEqual(["[prometheus_client] username, password: set both or neither"]);
+    expect(err.message).not.toContain(SECRET);
+  });
+
+  it("requires certfile and keyfile together", () => {
+    const problems = configError({ files: { [CONF]: `${PROM}certfile = /c.pem\n`, "/c.pem": "C" } }).problems;
+    expect(problems).toEqual([expect.stringMatching(/^\[prometheus_client\] certfile, keyfile/)]);
+  });
+
+  it("names the option whose file cannot be read", () => {
+    const problems = problemsWith(`${PROM}cafile = /missing/ca.pem\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^\[prometheus_client\] cafile: /);
+    expect(problems[0]).toContain("/missing/ca.pem");
+    expect(problems[0]).toContain("ENOENT");
+  });
+
+  it("names a config file that cannot be read", () => {
+    const err = configError({ argv: ["--config-file", "/nope.conf"] });
+    expect(err.problems[0]).toContain("/nope.conf");
+  });
+
+  it("reports an INI syntax error with file and line", () => {
+    const err = configError({ files: { [CONF]: "[prometheus_client]\nhost = x\nwhat is this\n" } });
+    expect(err.problems).toContain(`${CONF}:3: expected "[section]" or "option = value"`);
+  });
+
+  it("rejects an unknown option in [metrics_access]", () => {
+    const problems = problemsWith(`${PROM}[metrics_access]\nlisten_port = 1\n`);
+    expect(problems).toEqual(["[metrics_access] listen_port: unknown option"]);
+  });
+
+  it("rejects an unknown METRICS_ACCESS__ variable, naming it", () => {
+    const problems = problemsWith(PROM, { METRICS_ACCESS__PROMETHEUS_CLIENT__HOSTNAME: "x" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("METRICS_ACCESS__PROMETHEUS_CLIENT__HOSTNAME");
+  });
+
+  it("ignores environment variables that are not METRICS_ACCESS__ overrides", () => {
+    expect(() =>
+      loadConf(PROM, { METRICS_ACCESS_OTHER: "x", PATH: "/usr/bin", HOME: "/root" }),
+    ).not.toThrow();
+  });
+
+  it("rejects unknown command-line arguments and a --config-file without a path", () => {
+    const err = configError({
+      files: { [CONF]: PROM },
+      argv: ["--config-file", CONF, "--debug", "--config-file"],
+    });
+    expect(err.problems).toEqual([expect.stringContaining('"--debug"'), "--config-file needs a path"]);
+  });
+
+  it.each([
+    ["listen = localhost", "no port"],
+    ["listen = [prom]:50051", "brackets around a name"],
+    ["listen = 127.0.0.1:70000", "port too large"],
+    ["listen = ::1:50051", "IPv6 without brackets"],
+  ])("rejects %s (%s)", (line) => {
+    const problems = problemsWith(`${PROM}[metrics_access]\n${line}\n`);
+    expect(problems).toEqual([expect.stringMatching(/^\[metrics_access\] listen: /)]);
+  });
+
+  it("requires tls_certfile and tls_keyfile together", () => {
+    const err = configError({
+      files: { [CONF]: `${PROM}[metrics_access]\ntls_keyfile = /k.pem\n`, "/k.pem": "K" },
+    });
+    expect(err.problems).toEqual(["[metrics_access] tls_certfile, tls_keyfile: set both or neither"]);
+  });
+
+  it("reports a non-numeric timeout once", () => {
+    const problems = problemsWith(`${PROM}timeout = soon\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^\[prometheus_client\] timeout\b/);
+  });
+});
+
+describe("choosing the datasource", () => {
+  it("refuses prometheus and aetos together, naming both", () => {
+    const problems = problemsWith(`[watcher_datasources]\ndatasources = gnocchi, prometheus, aetos\n${PROM}`);
+    const conflict = problems.filter((p) => p.startsWith("[watcher_datasources] datasources"));
+    expect(conflict).toHaveLength(1);
+    expect(conflict[0]).toContain("prometheus");
+    expect(conflict[0]).toContain("aetos");
+  });
+
+  it("refuses a list with neither prometheus nor aetos", () => {
+    const problems = problemsWith(`[watcher_datasources]\ndatasources = gnocchi,grafana\n${PROM}`);
+    expect(problems).toEqual([
+      expect.stringMatching(/^\[watcher_datasources\] datasources: .*gnocchi, grafana/),
+    ]);
+  });
+
+  it("uses the one Watcher datasource named among others", () => {
+    expect(
+      loadConf(`[watcher_datasources]\ndatasources = gnocchi, prometheus\n${PROM}`).datasource.kind,
+    ).toBe("prometheus");
+  });
+
+  it("picks prometheus when the list is unset and [prometheus_client] host is set", () => {
+    expect(loadConf(PROM).datasource.kind).toBe("prometheus");
+  });
+
+  it("picks aetos when the list is unset and no Prometheus host is set", () => {
+    const problems = problemsWith("");
+    expect(problems.some((p) => p.startsWith("[watcher_clients_auth] auth_url"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("[prometheus_client]"))).toBe(false);
+  });
+});
+
+describe("secrets", () => {
+  it("never shows a secret, whatever else is wrong", () => {
+    const texts = [
+      `[prometheus_client]\nhost = -bad\nport = 0\npassword = ${SECRET}\n`,
+      `[watcher_datasources]\ndatasources = aetos\n[watcher_clients_auth]\nauth_type = password\nauth_url = nope\npassword = ${SECRET}\n`,
+      `[watcher_datasources]\ndatasources = aetos\n[watcher_clients_auth]\nauth_type = v3applicationcredential\napplication_credential_secret = ${SECRET}\n`,
+    ];
+    for (const text of texts) {
+      const err = configError({ files: { [CONF]: text } });
+      expect(err.problems.length).toBeGreaterThan(0);
+      expect(err.message).not.toContain(SECRET);
+      expect(err.problems.join("\n")).not.toContain(SECRET);
+    }
+  });
+
+  it("does not show a secret given through the environment", () => {
+    const err = configError({
+      files: { [CONF]: "[prometheus_client]\nhost = prom\n" },
+      env: { METRICS_ACCESS__PROMETHEUS_CLIENT__PASSWORD: SECRET },
+    });
+    expect(err.message).not.toContain(SECRET);
+  });
+
+  it("does not show a secret put under a misspelt option or variable", () => {
+    const cases: Input[] = [
+      { files: { [CONF]: `${PROM}[metrics_access]\npassword = ${SECRET}\n` } },
+      { files: { [CONF]: PROM }, env: { METRICS_ACCESS__PROMETHEUS_CLIENT__PASWORD: SECRET } },
+      { files: { [CONF]: `password = ${SECRET}\n${PROM}` } },
+      { files: { [CONF]: `${PROM}${SECRET}\n` } },
+    ];
+    for (const input of cases) {
+      const err = configError(input);
+      expect(err.message).not.toContain(SECRET);
+    }
+  });
+});
+
+const AETOS = "[watcher_datasources]\ndatasources = aetos\n";
+
+function keystoneConf(auth: string, extra = ""): string {
+  return `${AETOS}[watcher_clients_auth]\nauth_url = https://keystone.example.com:5000/v3/\n${auth}${extra}`;
+}
+
+describe("loadConfig with Aetos", () => {
+  it("reads password authentication by user name and domain, project name and domain", () => {
+    const config = loadConf(
+      keystoneConf(
+        `auth_type = password\nusername = watcher\nuser_domain_name = Default\npassword = ${SECRET}\nproject_name = service\nproject_domain_name = Default\n`,
+      ),
+    );
+    expect(aetos(config)).toEqual({
+      kind: "aetos",
+      keystone: {
+        authUrl: "https://keystone.example.com:5000/v3",
+        credentials: {
+          method: "password",
+          user: { name: "watcher", domain: { name: "Default" } },
+          password: SECRET,
+          project: { name: "service", domain: { name: "Default" } },
+        },
+        tls: { ca: undefined, cert: undefined, key: undefined, rejectUnauthorized: true },
+        timeoutMs: 30_000,
+      },
+      interface: "public",
+      regionName: undefined,
+      labels: { fqdn: "fqdn", instanceUuid: "resource" },
+    });
+  });
+
+  it("reads password authentication by ids (v3password)", () => {
+    const config = loadConf(
+      keystoneConf(
+        "auth_type = v3password\nuser_id = u-1\npassword = p\nproject_id = p-1\nproject_name = ignored\n",
+      ),
+    );
+    expect(aetos(config).keystone.credentials).toEqual({
+      method: "password",
+      user: { id: "u-1" },
+      password: "p",
+      project: { id: "p-1" },
+    });
+  });
+
+  it("reads domain ids for user and project", () => {
+    const config = loadConf(
+      keystoneConf(
+        "auth_type = password\nusername = w\nuser_domain_id = default\npassword = p\nproject_name = s\nproject_domain_id = d-2\n",
+      ),
+    );
+    expect(aetos(config).keystone.credentials).toEqual({
+      method: "password",
+      user: { name: "w", domain: { id: "default" } },
+      password: "p",
+      project: { name: "s", domain: { id: "d-2" } },
+    });
+  });
+
+  it("reads an application credential by id", () => {
+    const config = loadConf(
+      keystoneConf(
+        `auth_type = v3applicationcredential\napplication_credential_id = ac-1\napplication_credential_secret = ${SECRET}\n`,
+      ),
+    );
+    expect(aetos(config).keystone.credentials).toEqual({
+      method: "application_credential",
+      secret: SECRET,
+      credential: { id: "ac-1" },
+    });
+  });
+
+  it("reads an application credential by name with its user", () => {
+    const byName = loadConf(
+      keystoneConf(
+        "auth_type = v3applicationcredential\napplication_credential_name = watcher-ac\napplication_credential_secret = s\nusername = watcher\nuser_domain_name = Default\n",
+      ),
+    );
+    expect(aetos(byName).keystone.credentials).toEqual({
+      method: "application_credential",
+      secret: "s",
+      credential: { name: "watcher-ac", user: { name: "watcher", domain: { name: "Default" } } },
+    });
+    const byUserId = loadConf(
+      keystoneConf(
+        "auth_type = v3applicationcredential\napplication_credential_name = watcher-ac\napplication_credential_secret = s\nuser_id = u-1\n",
+      ),
+    );
+    expect(aetos(byUserId).keystone.credentials).toMatchObject({
+      credential: { name: "watcher-ac", user: { id: "u-1" } },
+    });
+  });
+
+  it.each([
+    ["publicURL", "public"],
+    ["internalURL", "internal"],
+    ["adminURL", "admin"],
+    ["internal", "internal"],
+  ])("maps interface %s to %s", (given, expected) => {
+    const config = loadConf(
+      keystoneConf(
+        "auth_type = password\nuser_id = u\npassword = p\nproject_id = p\n",
+        `[aetos_client]\ninterface = ${given}\nregion_name = RegionTwo\n`,
+      ),
+    );
+    expect(aetos(config).interface).toBe(expected);
+    expect(aetos(config).regionName).toBe("RegionTwo");
+  });
+
+  it("uses the [aetos_client] label names, not the [prometheus_client] ones", () => {
+    const config = loadConf(
+      keystoneConf(
+        "auth_type = password\nuser_id = u\npassword = p\nproject_id = p\n",
+        "[aetos_client]\nfqdn_label = host_fqdn\ninstance_uuid_label = vm\n[prometheus_client]\nfqdn_label = wrong\n",
+      ),
+    );
+    expect(aetos(config).labels).toEqual({ fqdn: "host_fqdn", instanceUuid: "vm" });
+  });
+
+  it("reads TLS material, insecure and timeout from [watcher_clients_auth]", () => {
+    const config = load({
+      files: {
+        [CONF]: keystoneConf(
+          "auth_type = password\nuser_id = u\npassword = p\nproject_id = p\ncafile = /ca.pem\ninsecure = true\ntimeout = 5\n",
+        ),
+        "/ca.pem": "CA",
+      },
+    });
+    const keystone = aetos(config).keystone;
+    expect(keystone.tls.ca?.toString()).toBe("CA");
+    expect(keystone.tls.rejectUnauthorized).toBe(false);
+    expect(keystone.timeoutMs).toBe(5000);
+  });
+
+  it("is deeply frozen", () => {
+    const config = loadConf(
+      keystoneConf(
+        "auth_type = password\nusername = w\nuser_domain_name = D\npassword = p\nproject_name = s\nproject_domain_name = D\n",
+      ),
+    );
+    const source = aetos(config);
+    const credentials = source.keystone.credentials;
+    if (credentials.method !== "password") throw new Error("expected password credentials");
+    for (const part of [
+      source,
+      source.keystone,
+      source.keystone.tls,
+      credentials,
+      credentials.user,
+      credentials.project,
+    ]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    expect(Object.isFrozen("domain" in credentials.user ? credentials.user.domain : undefined)).toBe(true);
+  });
+
+  it.each([
+    [
+      "no auth_url",
+      `${AETOS}[watcher_clients_auth]\nauth_type = password\nuser_id = u\npassword = p\nproject_id = p\n`,
+      ["[watcher_clients_auth] auth_url"],
+    ],
+    [
+      "no auth_type",
+      keystoneConf("user_id = u\npassword = p\nproject_id = p\n"),
+      ["[watcher_clients_auth] auth_type"],
+    ],
+    [
+      "no user",
+      keystoneConf("auth_type = password\npassword = p\nproject_id = p\n"),
+      ["[watcher_clients_auth] user_id or username"],
+    ],
+    [
+      "a user name without its domain",
+      keystoneConf("auth_type = password\nusername = w\npassword = p\nproject_id = p\n"),
+      ["[watcher_clients_auth] user_domain_id or user_domain_name"],
+    ],
+    [
+      "no password",
+      keystoneConf("auth_type = password\nuser_id = u\nproject_id = p\n"),
+      ["[watcher_clients_auth] password"],
+    ],
+    [
+      "no project",
+      keystoneConf("auth_type = password\nuser_id = u\npassword = p\n"),
+      ["[watcher_clients_auth] project_id or project_name"],
+    ],
+    [
+      "a project name without its domain",
+      keystoneConf("auth_type = password\nuser_id = u\npassword = p\nproject_name = s\n"),
+      ["[watcher_clients_auth] project_domain_id or project_domain_name"],
+    ],
+    [
+      "an application credential without a secret",
+      keystoneConf("auth_type = v3applicationcredential\napplication_credential_id = ac\n"),
+      ["[watcher_clients_auth] application_credential_secret"],
+    ],
+    [
+      "an application credential with neither id nor name",
+      keystoneConf("auth_type = v3applicationcredential\napplication_credential_secret = s\n"),
+      ["[watcher_clients_auth] application_credential_id or application_credential_name"],
+    ],
+    [
+      "an application credential name without a user",
+      keystoneConf(
+        "auth_type = v3applicationcredential\napplication_credential_name = ac\napplication_credential_secret = s\n",
+      ),
+      ["[watcher_clients_auth] user_id or username"],
+    ],
+    [
+      "an auth_url that is not a URL",
+      `${AETOS}[watcher_clients_auth]\nauth_url = keystone:5000\nauth_type = password\nuser_id = u\npassword = p\nproject_id = p\n`,
+      ["[watcher_clients_auth] auth_url"],
+    ],
+    [
+      "an unknown interface",
+      keystoneConf(
+        "auth_type = password\nuser_id = u\npassword = p\nproject_id = p\n",
+        "[aetos_client]\ninterface = private\n",
+      ),
+      ["[aetos_client] interface"],
+    ],
+  ])("reports %s, naming the options", (_case, text, expected) => {
+    const problems = problemsWith(text);
+    expect(problems).toHaveLength(expected.length);
+    for (const [i, prefix] of expected.entries()) expect(problems[i]?.startsWith(prefix)).toBe(true);
+  });
+
+  it("reports an unknown auth_type as invalid, not as missing", () => {
+    const problems = problemsWith(
+      keystoneConf("auth_type = token\nuser_id = u\npassword = p\nproject_id = p\n"),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^\[watcher_clients_auth\] auth_type "token": must be one of/),
+    ]);
+  });
+});

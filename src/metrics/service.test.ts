@@ -1,0 +1,557 @@
+import { describe, expect, it } from "vitest";
+import type { MetricLabels } from "../config/types.js";
+import type { ActiveTarget, CallOptions, Datasource, Sample } from "../datasource/datasource.js";
+import { MetricsAccessError } from "../errors.js";
+import type { MetricName } from "./catalogue.js";
+import { HostDirectory } from "./hosts.js";
+import { type Aggregate, MetricsService } from "./service.js";
+
+const HOST = "marios-env.controlplane.domain";
+const NOW = 1_700_000_000_000;
+
+/** An in-memory datasource that records every PromQL string it is given. */
+class FakeDatasource implements Datasource {
+  readonly name = "prometheus";
+  readonly queries: string[] = [];
+  readonly signals: (AbortSignal | undefined)[] = [];
+  samples: Sample[] = [];
+
+  constructor(readonly labels: MetricLabels = { fqdn: "fqdn", instanceUuid: "resource" }) {}
+
+  async instantQuery(promql: string, options: CallOptions): Promise<Sample[]> {
+    this.queries.push(promql);
+    this.signals.push(options.signal);
+    return this.samples;
+  }
+
+  async activeTargets(): Promise<ActiveTarget[]> {
+    return [];
+  }
+
+  async close(): Promise<void> {}
+}
+
+function setup(options: { labels?: MetricLabels; hostValues?: string[] } = {}) {
+  const labels = options.labels ?? { fqdn: "fqdn", instanceUuid: "resource" };
+  const datasource = new FakeDatasource(labels);
+  let loads = 0;
+  const hosts = new HostDirectory({
+    label: labels.fqdn,
+    minRefreshIntervalMs: 10_000,
+    loadTargets: async () => {
+      loads++;
+      return (options.hostValues ?? [HOST]).map((value) => ({
+        labels: { [labels.fqdn]: value, job: "node", instance: `${value}:9100` },
+        health: "up",
+      }));
+    },
+  });
+  const service = new MetricsService(datasource, hosts, () => NOW);
+  return { datasource, service, loads: () => loads };
+}
+
+async function failure(promise: Promise<unknown>): Promise<MetricsAccessError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(MetricsAccessError);
+  return err as MetricsAccessError;
+}
+
+const sample = (
+  value: string,
+  labels: Record<string, string> = {},
+  timestamp = 1_700_000_123.456,
+): Sample => ({
+  labels,
+  timestamp,
+  value,
+});
+
+describe("host metric queries", () => {
+  const cases: [MetricName, Aggregate, string, number, string][] = [
+    [
+      "host_cpu_usage",
+      "mean",
+      "fqdn",
+      300,
+      "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='marios-env.controlplane.domain'}[300s])) * 100)",
+    ],
+    [
+      "host_cpu_usage",
+      "count",
+      "fqdn",
+      300,
+      "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='marios-env.controlplane.domain'}[300s])) * 100)",
+    ],
+    [
+      "host_cpu_usage",
+      "max",
+      "fqdn",
+      300,
+      "100 - (min by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='marios-env.controlplane.domain'}[300s])) * 100)",
+    ],
+    [
+      "host_cpu_usage",
+      "min",
+      "fqdn",
+      300,
+      "100 - (max by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='marios-env.controlplane.domain'}[300s])) * 100)",
+    ],
+    [
+      "host_cpu_usage",
+      "mean",
+      "custom_fqdn_label",
+      111,
+      "100 - (avg by (custom_fqdn_label)(rate(node_cpu_seconds_total{mode='idle',custom_fqdn_label='marios-env.controlplane.domain'}[111s])) * 100)",
+    ],
+    [
+      "host_cpu_usage",
+      "min",
+      "custom_fqdn_label",
+      444,
+      "100 - (max by (custom_fqdn_label)(rate(node_cpu_seconds_total{mode='idle',custom_fqdn_label='marios-env.controlplane.domain'}[444s])) * 100)",
+    ],
+    [
+      "host_ram_usage",
+      "mean",
+      "fqdn",
+      300,
+      "(node_memory_MemTotal_bytes{fqdn='marios-env.controlplane.domain'} - avg_over_time(node_memory_MemAvailable_bytes{fqdn='marios-env.controlplane.domain'}[300s])) / 1024",
+    ],
+    [
+      "host_ram_usage",
+      "count",
+      "fqdn",
+      300,
+      "(node_memory_MemTotal_bytes{fqdn='marios-env.controlplane.domain'} - avg_over_time(node_memory_MemAvailable_bytes{fqdn='marios-env.controlplane.domain'}[300s])) / 1024",
+    ],
+    [
+      "host_ram_usage",
+      "max",
+      "fqdn",
+      300,
+      "(node_memory_MemTotal_bytes{fqdn='marios-env.controlplane.domain'} - min_over_time(node_memory_MemAvailable_bytes{fqdn='marios-env.controlplane.domain'}[300s])) / 1024",
+    ],
+    [
+      "host_ram_usage",
+      "min",
+      "fqdn",
+      300,
+      "(node_memory_MemTotal_bytes{fqdn='marios-env.controlplane.domain'} - max_over_time(node_memory_MemAvailable_bytes{fqdn='marios-env.controlplane.domain'}[300s])) / 1024",
+    ],
+    [
+      "host_ram_usage",
+      "mean",
+      "custom_fqdn_label",
+      111,
+      "(node_memory_MemTotal_bytes{custom_fqdn_label='marios-env.controlplane.domain'} - avg_over_time(node_memory_MemAvailable_bytes{custom_fqdn_label='marios-env.controlplane.domain'}[111s])) / 1024",
+    ],
+    [
+      "host_ram_usage",
+      "max",
+      "custom_fqdn_label",
+      444,
+      "(node_memory_MemTotal_bytes{custom_fqdn_label='marios-env.controlplane.domain'} - min_over_time(node_memory_MemAvailable_bytes{custom_fqdn_label='marios-env.controlplane.domain'}[444s])) / 1024",
+    ],
+  ];
+
+  it.each(cases)("%s %s by %s over %is", async (metric, aggregate, label, periodSeconds, expected) => {
+    const { datasource, service } = setup({ labels: { fqdn: label, instanceUuid: "resource" } });
+    const answer = await service.hostMetric({ host: HOST, metric, periodSeconds, aggregate });
+    expect(datasource.queries).toEqual([expected]);
+    expect(answer.query).toBe(expected);
+    expect(answer.labelValue).toBe(HOST);
+  });
+
+  it("queries by the FQDN a short host name resolves to", async () => {
+    const { datasource, service } = setup();
+    const answer = await service.hostMetric({
+      host: "marios-env",
+      metric: "host_cpu_usage",
+      periodSeconds: 300,
+      aggregate: "mean",
+    });
+    expect(answer.labelValue).toBe(HOST);
+    expect(datasource.queries[0]).toContain("fqdn='marios-env.controlplane.domain'");
+  });
+
+  it("puts the period in as whole seconds", async () => {
+    const { datasource, service } = setup();
+    await service.hostMetric({
+      host: HOST,
+      metric: "host_ram_usage",
+      periodSeconds: 31_622_400,
+      aggregate: "mean",
+    });
+    expect(datasource.queries[0]).toContain("[31622400s]");
+    expect(datasource.queries[0]).not.toMatch(/e\+|\.0s/);
+  });
+
+  it("escapes a host label value so that it cannot end the string literal", async () => {
+    const odd = "it's\\{x}";
+    const { datasource, service } = setup({ hostValues: [odd] });
+    await service.hostMetric({ host: odd, metric: "host_cpu_usage", periodSeconds: 300, aggregate: "mean" });
+    expect(datasource.queries[0]).toBe(
+      "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='it\\'s\\\\{x}'}[300s])) * 100)",
+    );
+  });
+
+  it("reports not_found for an unknown host and sends no query", async () => {
+    const { datasource, service } = setup();
+    const err = await failure(
+      service.hostMetric({ host: "ghost", metric: "host_cpu_usage", periodSeconds: 300, aggregate: "mean" }),
+    );
+    expect(err.code).toBe("not_found");
+    expect(err.message).toContain('"ghost"');
+    expect(datasource.queries).toEqual([]);
+  });
+
+  it.each(["host_outlet_temp", "host_inlet_temp", "host_airflow", "host_power"] as const)(
+    "reports %s as failed_precondition naming it, without touching Prometheus",
+    async (metric) => {
+      const { datasource, service, loads } = setup();
+      const err = await failure(
+        service.hostMetric({ host: HOST, metric, periodSeconds: 300, aggregate: "mean" }),
+      );
+      expect(err.code).toBe("failed_precondition");
+      expect(err.reason).toBe("METRIC_NOT_AVAILABLE");
+      expect(err.message).toContain(metric);
+      expect(datasource.queries).toEqual([]);
+      expect(loads()).toBe(0);
+    },
+  );
+
+  it("rejects an instance metric asked for a host", async () => {
+    const { service } = setup();
+    const err = await failure(
+      service.hostMetric({ host: HOST, metric: "instance_cpu_usage", periodSeconds: 300, aggregate: "mean" }),
+    );
+    expect(err.code).toBe("invalid_argument");
+    expect(err.message).toMatch(/^metric: /);
+  });
+});
+
+describe("instance metric queries", () => {
+  const cases: [MetricName, Aggregate, string, number, number, string][] = [
+    [
+      "instance_cpu_usage",
+      "mean",
+      "resource",
+      300,
+      2,
+      "clamp_max((avg by (resource)(rate(ceilometer_cpu{resource='uuid-0'}[300s]))/10e+8) *(100/2), 100)",
+    ],
+    [
+      "instance_cpu_usage",
+      "max",
+      "resource",
+      300,
+      4,
+      "clamp_max((max by (resource)(rate(ceilometer_cpu{resource='uuid-0'}[300s]))/10e+8) *(100/4), 100)",
+    ],
+    [
+      "instance_cpu_usage",
+      "min",
+      "resource",
+      300,
+      2,
+      "clamp_max((min by (resource)(rate(ceilometer_cpu{resource='uuid-0'}[300s]))/10e+8) *(100/2), 100)",
+    ],
+    [
+      "instance_cpu_usage",
+      "count",
+      "resource",
+      300,
+      2,
+      "clamp_max((avg by (resource)(rate(ceilometer_cpu{resource='uuid-0'}[300s]))/10e+8) *(100/2), 100)",
+    ],
+    [
+      "instance_cpu_usage",
+      "mean",
+      "custom_uuid_label",
+      111,
+      2,
+      "clamp_max((avg by (custom_uuid_label)(rate(ceilometer_cpu{custom_uuid_label='uuid-0'}[111s]))/10e+8) *(100/2), 100)",
+    ],
+    [
+      "instance_cpu_usage",
+      "max",
+      "custom_uuid_label",
+      444,
+      4,
+      "clamp_max((max by (custom_uuid_label)(rate(ceilometer_cpu{custom_uuid_label='uuid-0'}[444s]))/10e+8) *(100/4), 100)",
+    ],
+    [
+      "instance_ram_usage",
+      "mean",
+      "resource",
+      300,
+      2,
+      "avg_over_time(ceilometer_memory_usage{resource='uuid-0'}[300s])",
+    ],
+    [
+      "instance_ram_usage",
+      "min",
+      "resource",
+      300,
+      2,
+      "min_over_time(ceilometer_memory_usage{resource='uuid-0'}[300s])",
+    ],
+    [
+      "instance_ram_usage",
+      "max",
+      "custom_uuid_label",
+      222,
+      2,
+      "max_over_time(ceilometer_memory_usage{custom_uuid_label='uuid-0'}[222s])",
+    ],
+    [
+      "instance_ram_usage",
+      "count",
+      "resource",
+      300,
+      2,
+      "avg_over_time(ceilometer_memory_usage{resource='uuid-0'}[300s])",
+    ],
+  ];
+
+  it.each(cases)(
+    "%s %s by %s over %is with %i vCPUs",
+    async (metric, aggregate, label, periodSeconds, vcpus, expected) => {
+      const { datasource, service, loads } = setup({ labels: { fqdn: "fqdn", instanceUuid: label } });
+      const answer = await service.instanceMetric({
+        instanceId: "uuid-0",
+        metric,
+        periodSeconds,
+        aggregate,
+        vcpus,
+      });
+      expect(datasource.queries).toEqual([expected]);
+      expect(answer.query).toBe(expected);
+      expect(answer.labelValue).toBe("uuid-0");
+      expect(loads()).toBe(0);
+    },
+  );
+
+  it("assumes one vCPU when the count is 0 (unknown)", async () => {
+    const { datasource, service } = setup();
+    await service.instanceMetric({
+      instanceId: "uuid-0",
+      metric: "instance_cpu_usage",
+      periodSeconds: 300,
+      aggregate: "mean",
+      vcpus: 0,
+    });
+    expect(datasource.queries).toEqual([
+      "clamp_max((avg by (resource)(rate(ceilometer_cpu{resource='uuid-0'}[300s]))/10e+8) *(100/1), 100)",
+    ]);
+  });
+
+  it.each(["instance_ram_allocated", "instance_root_disk_size", "instance_l3_cache_usage"] as const)(
+    "reports %s as failed_precondition naming it, without a query",
+    async (metric) => {
+      const { datasource, service } = setup();
+      const err = await failure(
+        service.instanceMetric({
+          instanceId: "uuid-0",
+          metric,
+          periodSeconds: 300,
+          aggregate: "mean",
+          vcpus: 2,
+        }),
+      );
+      expect(err.code).toBe("failed_precondition");
+      expect(err.message).toContain(metric);
+      expect(datasource.queries).toEqual([]);
+    },
+  );
+
+  it("rejects a host metric asked for an instance", async () => {
+    const { service } = setup();
+    const err = await failure(
+      service.instanceMetric({
+        instanceId: "uuid-0",
+        metric: "host_cpu_usage",
+        periodSeconds: 300,
+        aggregate: "mean",
+        vcpus: 1,
+      }),
+    );
+    expect(err.code).toBe("invalid_argument");
+    expect(err.field).toBe("metric");
+  });
+
+  it("passes the caller's signal to the datasource", async () => {
+    const { datasource, service } = setup();
+    const signal = new AbortController().signal;
+    await service.instanceMetric(
+      { instanceId: "uuid-0", metric: "instance_ram_usage", periodSeconds: 300, aggregate: "mean", vcpus: 1 },
+      { signal },
+    );
+    expect(datasource.signals).toEqual([signal]);
+  });
+});
+
+describe("answers", () => {
+  async function answerFor(samples: Sample[]) {
+    const { datasource, service } = setup();
+    datasource.samples = samples;
+    return await service.instanceMetric({
+      instanceId: "uuid-0",
+      metric: "instance_ram_usage",
+      periodSeconds: 300,
+      aggregate: "mean",
+      vcpus: 1,
+    });
+  }
+
+  it("gives the value, the unit, the evaluation time in ms and one series", async () => {
+    const answer = await answerFor([sample("2048.5", { resource: "uuid-0" }, 1_700_000_123.456)]);
+    expect(answer).toEqual({
+      value: 2048.5,
+      unit: "megabyte",
+      labelValue: "uuid-0",
+      evaluationTime: 1_700_000_123_456,
+      query: "avg_over_time(ceilometer_memory_usage{resource='uuid-0'}[300s])",
+      seriesCount: 1,
+    });
+  });
+
+  it("uses each metric's unit", async () => {
+    const { datasource, service } = setup();
+    datasource.samples = [sample("1")];
+    const unit = async (metric: MetricName) =>
+      (await service.hostMetric({ host: HOST, metric, periodSeconds: 300, aggregate: "mean" })).unit;
+    expect(await unit("host_cpu_usage")).toBe("percent");
+    expect(await unit("host_ram_usage")).toBe("kibibyte");
+  });
+
+  it("has no value for an empty result, and the time of asking as evaluation time", async () => {
+    const answer = await answerFor([]);
+    expect(answer.value).toBeUndefined();
+    expect(answer.evaluationTime).toBe(NOW);
+    expect(answer.seriesCount).toBe(0);
+  });
+
+  it.each([
+    ["0", 0],
+    ["-0.5", -0.5],
+    ["1e3", 1000],
+    ["42", 42],
+    ["+Inf", Number.POSITIVE_INFINITY],
+    ["-Inf", Number.NEGATIVE_INFINITY],
+  ])("reads %s as %d", async (text, value) => {
+    expect((await answerFor([sample(text)])).value).toBe(value);
+  });
+
+  it("keeps a zero as zero, unlike Watcher's host getters", async () => {
+    const { datasource, service } = setup();
+    datasource.samples = [sample("0")];
+    const answer = await service.hostMetric({
+      host: HOST,
+      metric: "host_cpu_usage",
+      periodSeconds: 300,
+      aggregate: "max",
+    });
+    expect(answer.value).toBe(0);
+  });
+
+  it("treats NaN as no value but keeps the sample's time", async () => {
+    const answer = await answerFor([sample("NaN", {}, 1_700_000_000.5)]);
+    expect(answer.value).toBeUndefined();
+    expect(answer.evaluationTime).toBe(1_700_000_000_500);
+    expect(answer.seriesCount).toBe(1);
+  });
+
+  it("picks the series whose label set sorts first, whatever the input order, and counts them all", async () => {
+    const series = [
+      sample("3", { publisher: "node-c", resource: "uuid-0" }),
+      sample("1", { publisher: "node-a", resource: "uuid-0" }),
+      sample("2", { publisher: "node-b", resource: "uuid-0" }),
+    ];
+    const orders = [series, [...series].reverse(), [series[1], series[2], series[0]] as Sample[]];
+    for (const order of orders) {
+      const answer = await answerFor(order);
+      expect(answer.value).toBe(1);
+      expect(answer.seriesCount).toBe(3);
+    }
+  });
+
+  it("orders label sets by sorted label names first, not by the order the labels were given", async () => {
+    const a = sample("1", { z: "1", a: "2" });
+    const b = sample("2", { a: "1", z: "9" });
+    expect((await answerFor([a, b])).value).toBe(2);
+    expect((await answerFor([b, a])).value).toBe(2);
+  });
+
+  it("compares label sets pair by pair, as Prometheus orders them (a prefix sorts first)", async () => {
+    // By (name, value) pairs: {a="1"} < {a0="0"} because name "a" < "a0";
+    // {x="a"} < {x="a b"} because the value "a" is a prefix of "a b".
+    const shortName = sample("1", { a: "1" });
+    const longName = sample("2", { a0: "0" });
+    expect((await answerFor([longName, shortName])).value).toBe(1);
+    const shortValue = sample("1", { x: "a" });
+    const longValue = sample("2", { x: "a b" });
+    expect((await answerFor([longValue, shortValue])).value).toBe(1);
+  });
+
+  it("takes a series with fewer labels first when the others extend it", async () => {
+    const answer = await answerFor([sample("2", { a: "1", b: "2" }), sample("1", { a: "1" })]);
+    expect(answer.value).toBe(1);
+  });
+});
+
+describe("listHosts paging", () => {
+  const values = ["h1.example", "h2.example", "h3.example", "h4.example", "h5.example"];
+
+  it("serves a page of the given size and the value to continue after", async () => {
+    const { service } = setup({ hostValues: [...values].reverse() });
+    const page = await service.listHosts(2, undefined);
+    expect(page.hosts.map((h) => h.labelValue)).toEqual(["h1.example", "h2.example"]);
+    expect(page.nextAfter).toBe("h2.example");
+  });
+
+  it("walks all hosts exactly once and ends without nextAfter", async () => {
+    const { service } = setup({ hostValues: values });
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await service.listHosts(2, after);
+      seen.push(...page.hosts.map((h) => h.labelValue));
+      after = page.nextAfter;
+      if (after === undefined) break;
+    }
+    expect(seen).toEqual(values);
+    expect(after).toBeUndefined();
+  });
+
+  it("has no nextAfter when the last page is exactly full", async () => {
+    const { service } = setup({ hostValues: values });
+    const page = await service.listHosts(5, undefined);
+    expect(page.hosts).toHaveLength(5);
+    expect(page.nextAfter).toBeUndefined();
+    const rest = await service.listHosts(3, "h2.example");
+    expect(rest.hosts.map((h) => h.labelValue)).toEqual(["h3.example", "h4.example", "h5.example"]);
+    expect(rest.nextAfter).toBeUndefined();
+  });
+
+  it("continues after a value that is no longer there", async () => {
+    const { service } = setup({ hostValues: values });
+    const page = await service.listHosts(2, "h2.zzz");
+    expect(page.hosts.map((h) => h.labelValue)).toEqual(["h3.example", "h4.example"]);
+    expect(page.nextAfter).toBe("h4.example");
+  });
+
+  it("returns an empty last page for a token beyond the end", async () => {
+    const { service } = setup({ hostValues: values });
+    expect(await service.listHosts(2, "zzz")).toEqual({ hosts: [], nextAfter: undefined });
+    expect(await service.listHosts(2, "h5.example")).toEqual({ hosts: [], nextAfter: undefined });
+  });
+
+  it("returns an empty page when there are no hosts", async () => {
+    const { service } = setup({ hostValues: [] });
+    expect(await service.listHosts(10, undefined)).toEqual({ hosts: [], nextAfter: undefined });
+  });
+});

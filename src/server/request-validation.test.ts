@@ -1,0 +1,201 @@
+import { create } from "@bufbuild/protobuf";
+import { type Duration, DurationSchema } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import { MetricsAccessError } from "../errors.js";
+import { Aggregate, HostMetric, InstanceMetric, Unit } from "../gen/metricsaccess/v1/metrics_pb.js";
+import {
+  aggregate,
+  decodePageToken,
+  encodePageToken,
+  granularity,
+  hostMetric,
+  instanceMetric,
+  pageSize,
+  period,
+  requiredName,
+  UNITS,
+} from "./request-validation.js";
+
+const DAY = 24 * 3600;
+
+function duration(seconds: bigint | number, nanos = 0): Duration {
+  return create(DurationSchema, { seconds: BigInt(seconds), nanos });
+}
+
+/** Runs fn, expects an invalid_argument MetricsAccessError for `field`, and returns it. */
+function invalid(field: string, fn: () => unknown): MetricsAccessError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(MetricsAccessError);
+  const err = caught as MetricsAccessError;
+  expect(err.code).toBe("invalid_argument");
+  expect(err.field).toBe(field);
+  expect(err.message.startsWith(`${field}: `)).toBe(true);
+  return err;
+}
+
+describe("requiredName", () => {
+  it("returns a valid name unchanged", () => {
+    expect(requiredName("host", "c1.example.com")).toBe("c1.example.com");
+    expect(requiredName("host", "hôte-😀")).toBe("hôte-😀");
+  });
+
+  it("rejects an empty name", () => {
+    expect(invalid("host", () => requiredName("host", "")).message).toMatch(/required/);
+  });
+
+  it("accepts 255 characters and rejects 256", () => {
+    expect(requiredName("host", "a".repeat(255))).toHaveLength(255);
+    invalid("host", () => requiredName("host", "a".repeat(256)));
+  });
+
+  it.each([
+    ["a lone high surrogate", "host\uD800"],
+    ["a lone low surrogate", "\uDC00host"],
+    ["two high surrogates", "\uD800\uD800\uDC00"],
+  ])("rejects %s", (_name, value) => {
+    expect(invalid("instance_id", () => requiredName("instance_id", value)).message).toMatch(/Unicode/);
+  });
+
+  it("names the field it was given", () => {
+    invalid("instance_id", () => requiredName("instance_id", ""));
+  });
+});
+
+describe("metric and aggregate enums", () => {
+  it("maps every host metric to Watcher's name", () => {
+    expect(hostMetric(HostMetric.CPU_USAGE)).toBe("host_cpu_usage");
+    expect(hostMetric(HostMetric.RAM_USAGE)).toBe("host_ram_usage");
+    expect(hostMetric(HostMetric.OUTLET_TEMP)).toBe("host_outlet_temp");
+    expect(hostMetric(HostMetric.INLET_TEMP)).toBe("host_inlet_temp");
+    expect(hostMetric(HostMetric.AIRFLOW)).toBe("host_airflow");
+    expect(hostMetric(HostMetric.POWER)).toBe("host_power");
+  });
+
+  it("maps every instance metric to Watcher's name", () => {
+    expect(instanceMetric(InstanceMetric.CPU_USAGE)).toBe("instance_cpu_usage");
+    expect(instanceMetric(InstanceMetric.RAM_USAGE)).toBe("instance_ram_usage");
+    expect(instanceMetric(InstanceMetric.RAM_ALLOCATED)).toBe("instance_ram_allocated");
+    expect(instanceMetric(InstanceMetric.L3_CACHE_USAGE)).toBe("instance_l3_cache_usage");
+    expect(instanceMetric(InstanceMetric.ROOT_DISK_SIZE)).toBe("instance_root_disk_size");
+  });
+
+  it("requires a metric", () => {
+    expect(invalid("metric", () => hostMetric(HostMetric.UNSPECIFIED)).message).toMatch(/required/);
+    expect(invalid("metric", () => instanceMetric(InstanceMetric.UNSPECIFIED)).message).toMatch(/required/);
+  });
+
+  it("rejects metric numbers it does not know", () => {
+    expect(invalid("metric", () => hostMetric(99 as HostMetric)).message).toContain("99");
+    expect(invalid("metric", () => instanceMetric(99 as InstanceMetric)).message).toContain("99");
+    invalid("metric", () => hostMetric(-1 as HostMetric));
+  });
+
+  it("maps aggregates to Watcher's, unspecified meaning mean", () => {
+    expect(aggregate(Aggregate.UNSPECIFIED)).toBe("mean");
+    expect(aggregate(Aggregate.MEAN)).toBe("mean");
+    expect(aggregate(Aggregate.MAX)).toBe("max");
+    expect(aggregate(Aggregate.MIN)).toBe("min");
+    expect(aggregate(Aggregate.COUNT)).toBe("count");
+  });
+
+  it("rejects aggregate numbers it does not know", () => {
+    expect(invalid("aggregate", () => aggregate(99 as Aggregate)).message).toContain("99");
+  });
+
+  it("has a wire unit for every domain unit", () => {
+    expect(UNITS).toEqual({
+      percent: Unit.PERCENT,
+      kibibyte: Unit.KIBIBYTE,
+      megabyte: Unit.MEGABYTE,
+      gigabyte: Unit.GIGABYTE,
+    });
+  });
+});
+
+describe("period", () => {
+  it("defaults to 300 s when unset or zero, as in Watcher", () => {
+    expect(period(undefined)).toBe(300);
+    expect(period(duration(0))).toBe(300);
+  });
+
+  it("returns whole seconds as a number", () => {
+    expect(period(duration(1))).toBe(1);
+    expect(period(duration(444))).toBe(444);
+  });
+
+  it("accepts 366 days and rejects one second more", () => {
+    expect(period(duration(366 * DAY))).toBe(31_622_400);
+    expect(invalid("period", () => period(duration(366 * DAY + 1))).message).toMatch(/366 days/);
+  });
+
+  it.each([
+    ["negative seconds", duration(-1)],
+    ["negative nanos", duration(0, -1)],
+    ["fractional seconds", duration(300, 500_000_000)],
+    ["nanos only", duration(0, 1)],
+    ["huge", duration(1_000_000_000_000_000n)],
+    ["beyond int64 range as a bigint", duration(2n ** 70n)],
+  ])("rejects %s", (_name, value) => {
+    invalid("period", () => period(value));
+  });
+});
+
+describe("granularity", () => {
+  it("accepts unset, zero and positive values (it is ignored, as in Watcher)", () => {
+    expect(() => granularity(undefined)).not.toThrow();
+    expect(() => granularity(duration(0))).not.toThrow();
+    expect(() => granularity(duration(200))).not.toThrow();
+    expect(() => granularity(duration(1, 5))).not.toThrow();
+  });
+
+  it("rejects a negative value", () => {
+    invalid("granularity", () => granularity(duration(-300)));
+    invalid("granularity", () => granularity(duration(0, -1)));
+  });
+});
+
+describe("page size", () => {
+  it("uses 100 for zero", () => {
+    expect(pageSize(0)).toBe(100);
+  });
+
+  it("keeps sizes from 1 to 1000 and lowers larger ones to 1000", () => {
+    expect(pageSize(1)).toBe(1);
+    expect(pageSize(1000)).toBe(1000);
+    expect(pageSize(5000)).toBe(1000);
+    expect(pageSize(2 ** 31 - 1)).toBe(1000);
+  });
+
+  it("rejects a negative size", () => {
+    invalid("page_size", () => pageSize(-1));
+  });
+});
+
+describe("page tokens", () => {
+  it("encodes no continuation as the empty token and decodes it back", () => {
+    expect(encodePageToken(undefined)).toBe("");
+    expect(decodePageToken("")).toBeUndefined();
+  });
+
+  it.each(["c1.example.com", "", 'it\'s "odd" {}\\ 主机 😀', "a".repeat(255)])("round-trips %j", (after) => {
+    const token = encodePageToken(after);
+    expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodePageToken(token)).toBe(after);
+  });
+
+  it.each([
+    ["garbage", "!!!not a token!!!"],
+    ["base64 of plain text", Buffer.from("hello").toString("base64url")],
+    ["JSON of the wrong shape", Buffer.from(JSON.stringify({ after: "x" })).toString("base64url")],
+    ["a future version", Buffer.from(JSON.stringify({ v: 2, after: "x" })).toString("base64url")],
+    ["a non-string value", Buffer.from(JSON.stringify({ v: 1, after: 7 })).toString("base64url")],
+    ["JSON null", Buffer.from("null").toString("base64url")],
+  ])("rejects %s", (_name, token) => {
+    invalid("page_token", () => decodePageToken(token));
+  });
+});

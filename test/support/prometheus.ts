@@ -1,0 +1,343 @@
+/**
+ * A real Prometheus 2.42 (Debian's `prometheus`, `promtool`) backfilled with the sample fleet, plus
+ * a real node exporter it scrapes. Plain processes on 127.0.0.1; no test framework here, so a
+ * long-running demo process can use it as well as the tests.
+ *
+ * Traps this handles (see shared/reference/real-components.md §1.4):
+ * - data runs from the past into the FUTURE, so queries at "now" (Watcher sends no `time=`) see a
+ *   full window and rate() does not extrapolate past the last sample;
+ * - future blocks raise the head's minimum valid time and every scrape would fail "out of bounds",
+ *   so the config sets `storage.tsdb.out_of_order_time_window` beyond the future horizon;
+ * - `/api/v1/targets?state=active` is empty for ~5 s after start (scrape manager throttle), and
+ *   Watcher resolves hosts from it, so start-up waits until every fleet host is listed.
+ */
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type Fleet, fleetWindow, renderOpenMetrics, SAMPLE_FLEET, type SampleWindow } from "./fleet.js";
+import { freePort, httpOk, type RunningProcess, spawnLogged, waitUntil } from "./processes.js";
+
+const execFileAsync = promisify(execFile);
+
+/** A running node exporter. */
+export interface RunningNodeExporter {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  /** `127.0.0.1:PORT`, a scrape target address. */
+  readonly address: string;
+  readonly port: number;
+  readonly process: RunningProcess;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startNodeExporter}. */
+export interface NodeExporterOptions {
+  /** Directory for `<name>.log`. */
+  readonly logDir: string;
+  /** Log file name without `.log`, default `node-exporter`. */
+  readonly name?: string;
+  readonly timeoutMs?: number;
+}
+
+/** Options of {@link startPrometheus}. */
+export interface StartPrometheusOptions {
+  /** A unique work directory (config, data, logs) is created under it, e.g. `/work/main/.run`. */
+  readonly baseDir: string;
+  /**
+   * Serve everything under `/<routePrefix>` (via `--web.external-url`), like a Prometheus reached
+   * through a catalog URL with a path. Leading/trailing slashes are ignored; empty means none.
+   */
+  readonly routePrefix?: string;
+  /** Default {@link SAMPLE_FLEET}. */
+  readonly fleet?: Fleet;
+  /** Time origin in seconds; default now, rounded down to the step. */
+  readonly originSec?: number;
+  /** Seconds of data before the origin, default 7800. */
+  readonly pastSec?: number;
+  /** Seconds of data after the origin, default 3600: queries at "now" stay exact for that long. */
+  readonly futureSec?: number;
+  /** Sample step in seconds, default 30. */
+  readonly stepSec?: number;
+  /** Start and scrape a real node exporter, default true. */
+  readonly nodeExporter?: boolean;
+  /** Host label value of the node exporter target, default `node-exporter.local.example`. */
+  readonly nodeExporterFqdn?: string;
+  /** Extra `prometheus` flags, e.g. `--web.enable-remote-write-receiver`. */
+  readonly extraArgs?: readonly string[];
+  /** Keep the OpenMetrics file and the TSDB after stop(), default false (logs are always kept). */
+  readonly keepData?: boolean;
+  /** Budget for the whole start-up, default 60 000 ms. */
+  readonly timeoutMs?: number;
+}
+
+/** A running, backfilled Prometheus. */
+export interface RunningPrometheus {
+  /** Base URL including the route prefix, no trailing slash: `${url}/api/v1/query`. */
+  readonly url: string;
+  readonly port: number;
+  /** `""` or the normalised prefix with a leading slash, e.g. `/prometheus`. */
+  readonly routePrefix: string;
+  /** The fleet's time origin (seconds); data spans `window`. */
+  readonly startSec: number;
+  readonly window: SampleWindow;
+  readonly fleet: Fleet;
+  /** Host label value of the scraped real node exporter, if one was started. */
+  readonly nodeExporterFqdn: string | undefined;
+  readonly nodeExporter: RunningNodeExporter | undefined;
+  /** Holds prometheus.yml, fleet.om, tsdb/ and the logs. */
+  readonly workDir: string;
+  readonly process: RunningProcess;
+  /** Stops Prometheus and the node exporter; removes the data unless `keepData`. */
+  stop(): Promise<void>;
+}
+
+/** Starts `prometheus-node-exporter` on a free 127.0.0.1 port and waits for `/metrics`. */
+export async function startNodeExporter(options: NodeExporterOptions): Promise<RunningNodeExporter> {
+  return await withPortRetry(async (port) => {
+    const proc = await spawnLogged({
+      name: options.name ?? "node-exporter",
+      command: "prometheus-node-exporter",
+      // Without systemd every scrape would log a failed dbus connection.
+      args: [`--web.listen-address=127.0.0.1:${port}`, "--no-collector.systemd"],
+      logDir: options.logDir,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitUntil("node exporter /metrics", () => httpOk(`${url}/metrics`), {
+        timeoutMs: options.timeoutMs ?? 15_000,
+        process: proc,
+      });
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
+    return { url, address: `127.0.0.1:${port}`, port, process: proc, stop: () => proc.stop() };
+  });
+}
+
+/**
+ * Backfills the fleet into a fresh TSDB with promtool, starts Prometheus on it and waits until it
+ * is ready and `/api/v1/targets?state=active` lists every fleet host (and the node exporter).
+ */
+export async function startPrometheus(options: StartPrometheusOptions): Promise<RunningPrometheus> {
+  const fleet = options.fleet ?? SAMPLE_FLEET;
+  const stepSec = options.stepSec ?? 30;
+  const startSec = options.originSec ?? Math.floor(Date.now() / 1000 / stepSec) * stepSec;
+  const futureSec = options.futureSec ?? 3600;
+  const window = fleetWindow(startSec, {
+    pastSec: options.pastSec ?? 7800,
+    futureSec,
+    stepSec,
+  });
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const remaining = () => Math.max(1_000, deadline - Date.now());
+  const prefix = normalisePrefix(options.routePrefix ?? "");
+
+  await mkdir(options.baseDir, { recursive: true });
+  const workDir = await mkdtemp(join(options.baseDir, "prometheus-"));
+  const omFile = join(workDir, "fleet.om");
+  const tsdbDir = join(workDir, "tsdb");
+  const configFile = join(workDir, "prometheus.yml");
+
+  const started: { stop(): Promise<void> }[] = [];
+  const stopStarted = async () => {
+    await Promise.all(started.splice(0).map((p) => p.stop()));
+  };
+  try {
+    await writeFile(omFile, renderOpenMetrics(fleet, window));
+    await promtool(["tsdb", "create-blocks-from", "openmetrics", omFile, tsdbDir], workDir);
+
+    let nodeExporter: RunningNodeExporter | undefined;
+    const nodeExporterFqdn =
+      options.nodeExporter === false
+        ? undefined
+        : (options.nodeExporterFqdn ?? "node-exporter.local.example");
+    if (nodeExporterFqdn !== undefined) {
+      nodeExporter = await startNodeExporter({ logDir: workDir, timeoutMs: remaining() });
+      started.push(nodeExporter);
+    }
+    // An OOO window shorter than the future horizon would make every scrape fail "out of bounds".
+    const oooHours = Math.max(3, Math.ceil(futureSec / 3600) + 2);
+    await writeFile(
+      configFile,
+      prometheusConfig(fleet, {
+        oooHours,
+        nodeExporter:
+          nodeExporter && nodeExporterFqdn !== undefined
+            ? { address: nodeExporter.address, fqdn: nodeExporterFqdn }
+            : undefined,
+      }),
+    );
+
+    const { proc, port } = await withPortRetry(async (port) => {
+      const args = [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${tsdbDir}`,
+        "--storage.tsdb.retention.time=30d",
+        `--web.listen-address=127.0.0.1:${port}`,
+        ...(prefix ? [`--web.external-url=http://127.0.0.1:${port}${prefix}`] : []),
+        ...(options.extraArgs ?? []),
+      ];
+      const proc = await spawnLogged({
+        name: "prometheus",
+        command: "prometheus",
+        args,
+        logDir: workDir,
+        cwd: workDir,
+      });
+      try {
+        await waitUntil("prometheus /-/ready", () => httpOk(`http://127.0.0.1:${port}${prefix}/-/ready`), {
+          timeoutMs: remaining(),
+          process: proc,
+          intervalMs: 50,
+        });
+      } catch (err) {
+        await proc.stop();
+        throw err;
+      }
+      return { proc, port };
+    });
+    started.push(proc);
+    const url = `http://127.0.0.1:${port}${prefix}`;
+
+    const wanted = [...fleet.hosts.map((h) => h.fqdn), ...(nodeExporterFqdn ? [nodeExporterFqdn] : [])];
+    await waitUntil(
+      "every fleet host in /api/v1/targets?state=active",
+      async () => {
+        const listed = await activeTargetHosts(url, fleet.hostLabel);
+        return wanted.every((h) => listed.has(h));
+      },
+      { timeoutMs: remaining(), process: proc, intervalMs: 200 },
+    );
+
+    return {
+      url,
+      port,
+      routePrefix: prefix,
+      startSec,
+      window,
+      fleet,
+      nodeExporterFqdn,
+      nodeExporter,
+      workDir,
+      process: proc,
+      async stop() {
+        await stopStarted();
+        if (!options.keepData) {
+          await rm(tsdbDir, { recursive: true, force: true });
+          await rm(omFile, { force: true });
+        }
+      },
+    };
+  } catch (err) {
+    await stopStarted();
+    throw err;
+  }
+}
+
+/** The host label values of the active targets, as Watcher builds its host map from them. */
+export async function activeTargetHosts(url: string, hostLabel: string): Promise<Set<string>> {
+  const res = await fetch(`${url}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2_000) });
+  if (!res.ok) {
+    await res.arrayBuffer();
+    return new Set();
+  }
+  const body = (await res.json()) as { data?: { activeTargets?: { labels?: Record<string, string> }[] } };
+  const hosts = new Set<string>();
+  for (const t of body.data?.activeTargets ?? []) {
+    const v = t.labels?.[hostLabel];
+    if (v) hosts.add(v);
+  }
+  return hosts;
+}
+
+function normalisePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/^\/+|\/+$/g, "");
+  return trimmed ? `/${trimmed}` : "";
+}
+
+async function promtool(args: readonly string[], logDir: string): Promise<void> {
+  try {
+    const { stdout, stderr } = await execFileAsync("promtool", [...args], { maxBuffer: 16 * 1024 * 1024 });
+    await writeFile(join(logDir, "promtool.log"), `${stdout}${stderr}`);
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    await writeFile(join(logDir, "promtool.log"), `${e.stdout ?? ""}${e.stderr ?? ""}`);
+    throw new Error(`promtool ${args.join(" ")} failed: ${e.message}`);
+  }
+}
+
+/**
+ * Tries `start` on a fresh free port; retries on another when the process died before it was
+ * ready, because another process may have taken the port between freePort() and the bind.
+ */
+async function withPortRetry<T>(start: (port: number) => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof Error && err.message.includes("exited before"))) throw err;
+    }
+  }
+  throw lastError;
+}
+
+// JSON strings are valid YAML double-quoted scalars, so any label value (quotes, backslashes) is
+// carried verbatim without a YAML library.
+const y = (s: string): string => JSON.stringify(s);
+
+function prometheusConfig(
+  fleet: Fleet,
+  options: { oooHours: number; nodeExporter: { address: string; fqdn: string } | undefined },
+): string {
+  // Placeholder targets point at port 0, to which no connection can ever succeed: they are listed
+  // as active (health down), which is all Watcher's host map needs. The drop rule is a second
+  // guard: nothing a placeholder scrape returned could ever land in the fleet's series.
+  const dropAll = [
+    "    metric_relabel_configs:",
+    "      - source_labels: [__name__]",
+    '        regex: ".+"',
+    "        action: drop",
+  ];
+  const lines = [
+    "# Written by test/support/prometheus.ts",
+    "global:",
+    "  scrape_interval: 15s",
+    "  scrape_timeout: 5s",
+    "  evaluation_interval: 15s",
+    "storage:",
+    "  tsdb:",
+    `    out_of_order_time_window: ${options.oooHours}h`,
+    "scrape_configs:",
+    `  - job_name: ${y(fleet.nodeJob)}`,
+    "    static_configs:",
+  ];
+  for (const h of fleet.hosts) {
+    lines.push(
+      `      - targets: [${y("127.0.0.1:0")}]`,
+      `        labels: {${y(fleet.hostLabel)}: ${y(h.fqdn)}, "instance": ${y(h.instance)}}`,
+    );
+  }
+  lines.push(...dropAll);
+  // sg-core carries no host label; Watcher must ignore such targets.
+  lines.push(
+    `  - job_name: ${y(fleet.ceilometerJob)}`,
+    "    static_configs:",
+    `      - targets: [${y("127.0.0.1:0")}]`,
+    `        labels: {"instance": ${y(fleet.ceilometerInstance)}}`,
+    ...dropAll,
+  );
+  if (options.nodeExporter) {
+    lines.push(
+      '  - job_name: "node-exporter"',
+      "    scrape_interval: 5s",
+      "    static_configs:",
+      `      - targets: [${y(options.nodeExporter.address)}]`,
+      `        labels: {${y(fleet.hostLabel)}: ${y(options.nodeExporter.fqdn)}}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
