@@ -8,12 +8,12 @@ export const RENEW_BEFORE_MS = 120_000;
  * issued once for any number of concurrent callers.
  */
 export class TokenSource {
-  readonly #issue: (signal?: AbortSignal) => Promise<KeystoneToken>;
+  readonly #issue: () => Promise<KeystoneToken>;
   readonly #now: () => number;
   #current: KeystoneToken | undefined;
   #issuing: Promise<KeystoneToken> | undefined;
 
-  constructor(issue: (signal?: AbortSignal) => Promise<KeystoneToken>, now: () => number = Date.now) {
+  constructor(issue: () => Promise<KeystoneToken>, now: () => number = Date.now) {
     this.#issue = issue;
     this.#now = now;
   }

@@ -5,6 +5,7 @@ import { PrometheusHttpClient, type RequestOptions } from "../clients/prometheus
 import { TokenSource } from "../clients/token-source.js";
 import type { AetosSourceConfig, MetricLabels } from "../config/types.js";
 import { isMetricsAccessError, MetricsAccessError } from "../errors.js";
+import type { Logger } from "../log.js";
 import type { ActiveTarget, CallOptions, Datasource, Sample } from "./datasource.js";
 
 export const AETOS_SERVICE_TYPE = "metric-storage";

@@ -13,7 +13,7 @@ export async function createDatasource(
     logger.info({ origin: config.origin, rootPath: config.rootPath }, "datasource: direct Prometheus");
     return new PrometheusDatasource(config);
   }
-  const { datasource, endpoint } = await AetosDatasource.connect(config);
+  const { datasource, endpoint } = await AetosDatasource.connect(config, logger);
   logger.info(
     { endpoint, interface: config.interface, region: config.regionName ?? null },
     "datasource: Aetos, found in the Keystone catalog",
