@@ -57,9 +57,17 @@ export class AetosDatasource implements Datasource {
    */
   static async connect(
     config: AetosSourceConfig,
+    logger: Logger,
   ): Promise<{ datasource: AetosDatasource; endpoint: string }> {
     const keystone = new KeystoneClient(config.keystone);
-    const tokens = new TokenSource((signal) => keystone.issueToken(signal));
+    const tokens = new TokenSource(async () => {
+      const token = await keystone.issueToken();
+      logger.info(
+        { expiresAt: new Date(token.expiresAt).toISOString(), roles: token.roles },
+        "keystone token issued",
+      );
+      return token;
+    });
     try {
       const token = await tokens.token();
       const filter = {
