@@ -2,7 +2,9 @@
 # Installs the real components the test suite runs: Prometheus, node exporter, Keystone, Python gRPC,
 # and the genuine Aetos unpacked from Debian's forky suite (bookworm does not carry it).
 # Idempotent: a second run only checks. Any failure exits non-zero, so CI fails rather than skips.
+# `install-test-deps.sh demo` installs only what the demo needs (Prometheus and node exporter).
 set -euo pipefail
+only_demo=false; [ "${1:-}" = demo ] && only_demo=true
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 deps="$root/.deps"
@@ -14,6 +16,7 @@ apt_packages=(
   python3-pecan python3-wsme uwsgi-core uwsgi-plugin-python3
 )
 
+$only_demo && apt_packages=(prometheus prometheus-node-exporter)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -29,6 +32,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-test-deps: apt-get install ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if $only_demo; then
+  command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v prometheus-node-exporter >/dev/null \
+    || { echo "install-test-deps: Prometheus is missing after install" >&2; exit 1; }
+  exit 0
 fi
 
 aetos_root="$deps/aetos/root"

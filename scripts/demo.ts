@@ -1,0 +1,68 @@
+import { join } from "node:path";
+import { startApp } from "../src/app.js";
+import { loadConfig } from "../src/config/load.js";
+import { createLogger } from "../src/log.js";
+import { startPrometheus } from "../test/support/prometheus.js";
+
+const DEMO_HOURS = 6;
+
+/**
+ * The demo backend is the test fixture: a real Prometheus backfilled with the sample fleet (data
+ * reaching DEMO_HOURS into the future, so values stay exact that long) and a real node exporter.
+ */
+const prometheus = await startPrometheus({ baseDir: join(process.cwd(), ".run"), futureSec: DEMO_HOURS * 3600 });
+const config = loadConfig({
+  argv: [],
+  env: {
+    METRICS_ACCESS__METRICS_ACCESS__LOG_LEVEL: "warn",
+    ...process.env,
+    METRICS_ACCESS__WATCHER_DATASOURCES__DATASOURCES: "prometheus",
+    METRICS_ACCESS__PROMETHEUS_CLIENT__HOST: "127.0.0.1",
+    METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: String(prometheus.port),
+  },
+  readFile: () => {
+    throw new Error("the demo reads no files");
+  },
+});
+const app = await startApp(config, createLogger(config.server.logLevel));
+const address = `${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${app.port}`;
+const url = `http://${address}`;
+
+process.stdout.write(`
+metrics-access is serving on ${url} (gRPC, gRPC-Web and Connect on one port)
+in front of a real Prometheus at ${prometheus.url} holding a sample fleet for the next ${DEMO_HOURS} h.
+
+Try, from another terminal in this directory:
+
+  npx buf curl --protocol grpc --list-services ${url}
+
+  npx buf curl --protocol grpc -d '{"host":"compute-1.example","metric":"HOST_METRIC_CPU_USAGE"}' \\
+    ${url}/metricsaccess.v1.MetricsService/GetHostMetric
+
+  npx buf curl --protocol grpc -d '{"host":"compute-2","metric":"HOST_METRIC_RAM_USAGE","aggregate":"AGGREGATE_MAX","period":"600s"}' \\
+    ${url}/metricsaccess.v1.MetricsService/GetHostMetric
+
+  npx buf curl --protocol grpc -d '{"instanceId":"33333333-3333-4333-8333-333333333333","metric":"INSTANCE_METRIC_CPU_USAGE","vcpus":2}' \\
+    ${url}/metricsaccess.v1.MetricsService/GetInstanceMetric
+
+  npx buf curl --protocol grpc -d '{"pageSize":3}' ${url}/metricsaccess.v1.MetricsService/ListHosts
+
+  curl -s -H 'content-type: application/json' -d '{"host":"compute-1.example","metric":"HOST_METRIC_CPU_USAGE"}' \\
+    ${url}/metricsaccess.v1.MetricsService/GetHostMetric
+
+Hosts: compute-1.example, compute-2.example, compute-3.example (idle), twin.a.example, twin.b.example,
+shorty, node-exporter.local.example (a live node exporter). Instances: 11111111-…, 22222222-…,
+33333333-…, 44444444-… (the README lists them). Ctrl-C stops the service and Prometheus.
+`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    void app
+      .stop()
+      .then(() => prometheus.stop())
+      .then(() => process.exit(0));
+  });
+}
