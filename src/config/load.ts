@@ -173,11 +173,13 @@ function readAetos(r: OptionReader): AetosSourceConfig {
   if (authUrl !== "" && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(authUrl)) {
     r.problems.push(`[${a}] auth_url "${authUrl}": must be an http or https URL`);
   }
-  const authType = r.required(
-    a,
-    "auth_type",
-    "for the aetos datasource (password, v3password or v3applicationcredential)",
-  );
+  const authType = r.isSet(a, "auth_type")
+    ? r.string(a, "auth_type")
+    : r.required(
+        a,
+        "auth_type",
+        "for the aetos datasource (password, v3password or v3applicationcredential)",
+      );
   const insecure = r.boolean(a, "insecure");
   return {
     kind: "aetos",
@@ -261,8 +263,10 @@ function readAppCredential(r: OptionReader): KeystoneCredentials {
 }
 
 function positiveSeconds(r: OptionReader, section: string, name: string): number {
+  const before = r.problems.length;
   const seconds = r.number(section, name, 0);
-  if (seconds === 0) r.problems.push(`[${section}] ${name}: must be more than 0`);
+  if (seconds === 0 && r.problems.length === before)
+    r.problems.push(`[${section}] ${name}: must be more than 0`);
   return Math.round(seconds * 1000);
 }
 

@@ -127,7 +127,9 @@ export class OptionReader {
   }
 
   fail(option: OptionSpec, raw: RawValue | undefined, problem: string): void {
-    const shown = raw === undefined ? "" : option.secret ? " (value hidden)" : ` "${raw.value}"`;
+    // A credential typed into a URL (scheme://user:password@host) must not be echoed either.
+    const value = raw?.value.replace(/\/\/[^/@\s]*@/g, "//[redacted]@");
+    const shown = raw === undefined ? "" : option.secret ? " (value hidden)" : ` "${value}"`;
     const from = raw === undefined ? "" : ` [from ${raw.source}]`;
     this.problems.push(`[${option.section}] ${option.name}${shown}: ${problem}${from}`);
   }

@@ -59,6 +59,23 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** Runs fn and collects the unhandled rejections Node reports meanwhile (instead of vitest). */
+async function unhandledRejectionsDuring(fn: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const previous = process.listeners("unhandledRejection");
+  const listener = (reason: unknown) => seen.push(reason);
+  process.removeAllListeners("unhandledRejection");
+  process.on("unhandledRejection", listener);
+  try {
+    await fn();
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  } finally {
+    process.off("unhandledRejection", listener);
+    for (const l of previous) process.on("unhandledRejection", l);
+  }
+  return seen;
+}
+
 describe("HostDirectory.resolve", () => {
   it("resolves an exact label value to itself", async () => {
     const hosts = directory(new FakeTargets([node("c1.example.com"), node("c2.example.com")]));
@@ -267,14 +284,22 @@ describe("HostDirectory.resolve", () => {
     expect(await other).toBe("c1.example.com");
   });
 
-  it("rejects a caller whose signal is already aborted, with its reason, and starts no load for it", async () => {
-    const targets = new FakeTargets([node("c1.example.com")]);
-    const hosts = directory(targets);
+  it("rejects a caller whose signal is already aborted with its reason", async () => {
     const reason = new Error("already gone");
-    await expect(hosts.resolve("c1", { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
-    // A load started for nobody is wasted, and if it fails its rejection is never observed:
-    // Node treats that as an unhandled rejection, which ends the process by default.
-    expect(targets.calls).toBe(0);
+    const fresh = () => directory(new FakeTargets([node("c1.example.com")]));
+    await expect(fresh().resolve("c1", { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expect(fresh().list({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+  });
+
+  it("leaves no unhandled rejection when a load fails after its only caller had already aborted", async () => {
+    const down = new MetricsAccessError("unavailable", "down", { reason: "UPSTREAM_FAILED" });
+    const hosts = directory(new FakeTargets(down));
+    const reason = new Error("already gone");
+    const unhandled = await unhandledRejectionsDuring(async () => {
+      await expect(hosts.resolve("c1", { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    });
+    // Node ends the process on an unhandled rejection by default.
+    expect(unhandled).toEqual([]);
   });
 });
 

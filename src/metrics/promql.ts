@@ -55,6 +55,8 @@ export function quoteLabelValue(value: string): string {
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
     else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    // Prometheus's lexer takes a literal U+FFFD for a decoding error and refuses the query.
+    else if (code === 0xfffd) out += "\\ufffd";
     else out += ch;
   }
   return `${out}'`;

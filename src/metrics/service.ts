@@ -136,10 +136,10 @@ function sourceOf(metric: MetricName, subject: Subject): { definition: MetricDef
  */
 export function firstByLabels(samples: readonly Sample[]): Sample | undefined {
   let best: Sample | undefined;
-  let bestKey = "";
+  let bestKey: [string, string][] = [];
   for (const sample of samples) {
-    const key = canonicalLabels(sample.labels);
-    if (best === undefined || key < bestKey) {
+    const key = sortedPairs(sample.labels);
+    if (best === undefined || compareLabelSets(key, bestKey) < 0) {
       best = sample;
       bestKey = key;
     }
@@ -147,11 +147,21 @@ export function firstByLabels(samples: readonly Sample[]): Sample | undefined {
   return best;
 }
 
-function canonicalLabels(labels: Readonly<Record<string, string>>): string {
+function sortedPairs(labels: Readonly<Record<string, string>>): [string, string][] {
   return Object.keys(labels)
     .sort()
-    .map((name) => `${name}=${JSON.stringify(labels[name])}`)
-    .join(",");
+    .map((name) => [name, labels[name] ?? ""]);
+}
+
+/** Prometheus's order of label sets: pair by pair, name then value; a prefix sorts first. */
+function compareLabelSets(a: readonly [string, string][], b: readonly [string, string][]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const [an, av] = a[i] ?? ["", ""];
+    const [bn, bv] = b[i] ?? ["", ""];
+    if (an !== bn) return an < bn ? -1 : 1;
+    if (av !== bv) return av < bv ? -1 : 1;
+  }
+  return a.length - b.length;
 }
 
 /** Prometheus's sample strings: decimals, "+Inf", "-Inf", "NaN". NaN is "no data". */

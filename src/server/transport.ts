@@ -52,6 +52,9 @@ export async function listen(options: TransportOptions): Promise<Transport> {
     entry = h2 as unknown as NetServer;
   } else {
     entry = createTcpServer((socket) => {
+      // Small gRPC frames written through the replaying stream would otherwise wait on Nagle and
+      // the peer's delayed ACK: 40 ms a call.
+      socket.setNoDelay(true);
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
       socket.once("data", (first: Buffer) => {

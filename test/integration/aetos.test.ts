@@ -1,0 +1,315 @@
+/**
+ * The Aetos datasource against the shared real stack (Keystone Zed, Aetos 3 under /prometheus in
+ * front of the fleet's Prometheus): the same numbers as direct Prometheus, password and
+ * application-credential auth, catalog selection by interface and region, and the start-up and
+ * call errors. Read-only towards the shared Keystone and Aetos: other files use them in parallel.
+ */
+import { toJson } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ConfigError } from "../../src/config/load.js";
+import { MetricsAccessError } from "../../src/errors.js";
+import {
+  Aggregate,
+  HostMetric,
+  InstanceMetric,
+  ListHostsResponseSchema,
+} from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import {
+  aetosAppCredentialOptions,
+  aetosPasswordOptions,
+  iniText,
+  runMain,
+  tokenIssuedLines,
+} from "../support/aetos-harness.js";
+import { type Options, startTestApp, type TestApp } from "../support/app.js";
+import { freePort } from "../support/processes.js";
+
+const stack = inject("stack");
+const VM_B = "22222222-2222-4222-8222-222222222222";
+const HOST = "compute-1.example";
+const AGGREGATES = [Aggregate.MEAN, Aggregate.MAX, Aggregate.MIN, Aggregate.COUNT];
+const PERIODS = [300, 600];
+
+const watcherAetos = (extra: Options = {}): Options =>
+  aetosPasswordOptions(stack.keystoneUrl, stack.watcher, {
+    "aetos_client.region_name": "RegionOne",
+    ...extra,
+  });
+
+/** Rejects with what startTestApp threw; fails the test when it started. */
+async function startFailure(options: Options): Promise<unknown> {
+  let app: TestApp | undefined;
+  try {
+    app = await startTestApp(options);
+  } catch (err) {
+    return err;
+  }
+  await app.stop();
+  throw new Error("the service started, but it should have refused to");
+}
+
+function expectRelativelyClose(a: number | undefined, b: number | undefined): void {
+  expect(a).toBeDefined();
+  expect(b).toBeDefined();
+  const x = a ?? Number.NaN;
+  const y = b ?? Number.NaN;
+  expect(Math.abs(x - y)).toBeLessThanOrEqual(1e-6 * Math.max(Math.abs(x), Math.abs(y)));
+}
+
+async function callError(call: Promise<unknown>): Promise<ConnectError> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ConnectError);
+  return err as ConnectError;
+}
+
+describe("Aetos and direct Prometheus give the same answers", () => {
+  let direct: TestApp;
+  let aetos: TestApp;
+
+  beforeAll(async () => {
+    [direct, aetos] = await Promise.all([
+      startTestApp({
+        "watcher_datasources.datasources": "prometheus",
+        "prometheus_client.host": stack.prometheus.host,
+        "prometheus_client.port": String(stack.prometheus.port),
+      }),
+      startTestApp(watcherAetos()),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([direct?.stop(), aetos?.stop()]);
+  });
+
+  it("authenticated with the password and found RegionOne's endpoint", () => {
+    const issued = tokenIssuedLines(aetos.logs);
+    expect(issued).toHaveLength(1);
+    expect(issued[0]?.roles).toContain("service");
+    const found = aetos.logs.find((l) => l.msg === "datasource: Aetos, found in the Keystone catalog");
+    expect(found).toMatchObject({ endpoint: stack.aetosUrl, interface: "public", region: "RegionOne" });
+    expect(tokenIssuedLines(direct.logs)).toHaveLength(0);
+  });
+
+  for (const aggregate of AGGREGATES) {
+    for (const period of PERIODS) {
+      it(`host CPU and RAM of ${HOST}, instance CPU and RAM of vm-b: ${Aggregate[aggregate]}, ${period} s`, async () => {
+        const p = { seconds: BigInt(period) };
+        const host = (metric: HostMetric) => ({ host: HOST, metric, aggregate, period: p });
+        const vm = (metric: InstanceMetric) => ({ instanceId: VM_B, metric, aggregate, period: p, vcpus: 2 });
+        const pairs = [
+          ...[HostMetric.CPU_USAGE, HostMetric.RAM_USAGE].map((m) =>
+            Promise.all([direct.client.getHostMetric(host(m)), aetos.client.getHostMetric(host(m))]),
+          ),
+          ...[InstanceMetric.CPU_USAGE, InstanceMetric.RAM_USAGE].map((m) =>
+            Promise.all([direct.client.getInstanceMetric(vm(m)), aetos.client.getInstanceMetric(vm(m))]),
+          ),
+        ];
+        for (const [d, a] of await Promise.all(pairs)) {
+          expect(a.query).toBe(d.query);
+          expect(a.unit).toBe(d.unit);
+          expect(a.seriesCount).toBe(d.seriesCount);
+          expect(a.seriesCount).toBeGreaterThan(0);
+          expectRelativelyClose(a.value, d.value);
+        }
+      });
+    }
+  }
+
+  it("gives the fleet's known value, host CPU mean of compute-1 ≈ 31.25 %", async () => {
+    const res = await aetos.client.getHostMetric({ host: "compute-1", metric: HostMetric.CPU_USAGE });
+    expect(res.hostLabelValue).toBe(HOST);
+    expect(res.value).toBeCloseTo(31.25, 6);
+  });
+
+  it("lists the same hosts, with the same targets", async () => {
+    const [d, a] = await Promise.all([direct.client.listHosts({}), aetos.client.listHosts({})]);
+    expect(a.hosts.length).toBeGreaterThan(5);
+    expect(toJson(ListHostsResponseSchema, a)).toEqual(toJson(ListHostsResponseSchema, d));
+  });
+
+  it("answers NOT_FOUND for an unknown host through Aetos too", async () => {
+    const err = await callError(
+      aetos.client.getHostMetric({ host: "no-such-host.example", metric: HostMetric.CPU_USAGE }),
+    );
+    expect(err.code).toBe(Code.NotFound);
+  });
+});
+
+describe("Aetos datasource: credentials and catalog selection", () => {
+  it("serves with an application credential (id + secret)", async () => {
+    const app = await startTestApp(
+      aetosAppCredentialOptions(stack.keystoneUrl, stack.appCredential, {
+        "aetos_client.region_name": "RegionOne",
+      }),
+    );
+    try {
+      expect(tokenIssuedLines(app.logs)[0]?.roles).toContain("service");
+      const res = await app.client.getHostMetric({ host: HOST, metric: HostMetric.CPU_USAGE });
+      expect(res.value).toBeCloseTo(31.25, 6);
+      const hosts = await app.client.listHosts({});
+      expect(hosts.hosts.map((h) => h.labelValue)).toContain(HOST);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("picks RegionTwo's internal endpoint for interface internal, region RegionTwo, and serves", async () => {
+    const app = await startTestApp(
+      watcherAetos({ "aetos_client.interface": "internal", "aetos_client.region_name": "RegionTwo" }),
+    );
+    try {
+      const found = app.logs.find((l) => l.msg === "datasource: Aetos, found in the Keystone catalog");
+      expect(found).toMatchObject({
+        endpoint: stack.aetosRegionTwoUrl,
+        interface: "internal",
+        region: "RegionTwo",
+      });
+      expect(String(found?.endpoint)).toContain("//localhost:");
+      const res = await app.client.getInstanceMetric({
+        instanceId: VM_B,
+        metric: InstanceMetric.RAM_USAGE,
+        aggregate: Aggregate.MAX,
+      });
+      expect(res.value).toBeCloseTo(2816, 6);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("accepts Watcher's internalURL spelling", async () => {
+    const app = await startTestApp(
+      watcherAetos({ "aetos_client.interface": "internalURL", "aetos_client.region_name": "RegionTwo" }),
+    );
+    try {
+      const found = app.logs.find((l) => l.msg === "datasource: Aetos, found in the Keystone catalog");
+      expect(found).toMatchObject({ endpoint: stack.aetosRegionTwoUrl, interface: "internal" });
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
+describe("Aetos datasource: start-up refusals", () => {
+  it("refuses to start when the catalog has no metric-storage, naming type, interface, region and the catalog", async () => {
+    const err = await startFailure(
+      aetosPasswordOptions(stack.keystoneUrl, stack.watcherNoCatalog, {
+        "aetos_client.interface": "internal",
+        "aetos_client.region_name": "RegionOne",
+      }),
+    );
+    expect(err).toBeInstanceOf(MetricsAccessError);
+    const e = err as MetricsAccessError;
+    expect(e.code).toBe("failed_precondition");
+    expect(e.reason).toBe("CATALOG_NO_ENDPOINT");
+    expect(e.message).toContain("metric-storage");
+    expect(e.message).toContain("interface internal");
+    expect(e.message).toContain("region RegionOne");
+    expect(e.message).toMatch(/holds: identity\b/);
+  });
+
+  it("refuses to start for a region without the endpoint, naming it and listing every region's endpoints", async () => {
+    const err = await startFailure(watcherAetos({ "aetos_client.region_name": "Nowhere" }));
+    expect(err).toBeInstanceOf(MetricsAccessError);
+    const e = err as MetricsAccessError;
+    expect(e.code).toBe("failed_precondition");
+    expect(e.message).toContain("metric-storage");
+    expect(e.message).toContain("interface public");
+    expect(e.message).toContain("region Nowhere");
+    for (const listed of [
+      "public in RegionOne",
+      "internal in RegionOne",
+      "public in RegionTwo",
+      "internal in RegionTwo",
+    ]) {
+      expect(e.message).toContain(listed);
+    }
+  });
+
+  it("refuses to start when Keystone refuses the password, naming [watcher_clients_auth]", async () => {
+    const err = await startFailure(
+      aetosPasswordOptions(stack.keystoneUrl, { ...stack.watcher, password: "not-the-password" }),
+    );
+    expect(err).toBeInstanceOf(MetricsAccessError);
+    const e = err as MetricsAccessError;
+    expect(e.code).toBe("permission_denied");
+    expect(e.reason).toBe("KEYSTONE_REFUSED");
+    expect(e.message).toContain("[watcher_clients_auth]");
+    expect(e.message).toContain("HTTP 401");
+  });
+
+  it("refuses to start when Keystone cannot be reached", async () => {
+    const closed = await freePort();
+    const err = await startFailure(
+      watcherAetos({ "watcher_clients_auth.auth_url": `http://127.0.0.1:${closed}/v3` }),
+    );
+    expect(err).toBeInstanceOf(MetricsAccessError);
+    const e = err as MetricsAccessError;
+    expect(e.code).toBe("unavailable");
+    expect(e.reason).toBe("UPSTREAM_UNREACHABLE");
+    expect(e.message).toContain("Keystone could not be reached");
+  });
+
+  it("rejects prometheus and aetos both in [watcher_datasources] as a configuration error", async () => {
+    const err = await startFailure(
+      watcherAetos({
+        "watcher_datasources.datasources": "prometheus,aetos",
+        "prometheus_client.host": stack.prometheus.host,
+        "prometheus_client.port": String(stack.prometheus.port),
+      }),
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.join("\n")).toMatch(
+      /\[watcher_datasources\] datasources: prometheus and aetos cannot both be configured/,
+    );
+  });
+
+  it("the real process exits 1 and says on stderr what the catalog lacks", async () => {
+    const result = await runMain({
+      "watcher.conf": iniText({
+        ...aetosPasswordOptions(stack.keystoneUrl, stack.watcherNoCatalog),
+        "metrics_access.listen": "127.0.0.1:0",
+      }),
+    });
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^metrics-access: cannot start: no metric-storage endpoint for interface public in any region .*holds: identity/m,
+    );
+    // The JSON log on stdout has the fatal line too, and nothing listened.
+    expect(result.stdout).toContain('"level":"fatal"');
+    expect(result.stdout).not.toContain("serving gRPC");
+  }, 30_000);
+});
+
+describe("Aetos datasource: a user with only the reader role", () => {
+  let reader: TestApp;
+
+  beforeAll(async () => {
+    reader = await startTestApp(
+      aetosPasswordOptions(stack.keystoneUrl, stack.readerA, { "aetos_client.region_name": "RegionOne" }),
+    );
+  });
+  afterAll(async () => {
+    await reader?.stop();
+  });
+
+  it("starts (Keystone accepts it and its catalog has the endpoint)", () => {
+    expect(tokenIssuedLines(reader.logs)[0]?.roles).toEqual(["reader"]);
+  });
+
+  it("gets PERMISSION_DENIED from ListHosts, naming the admin or service role", async () => {
+    const err = await callError(reader.client.listHosts({}));
+    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.rawMessage).toMatch(/admin or service role/);
+    expect(err.metadata.get("x-error-reason")).toBe("UPSTREAM_FORBIDDEN");
+  });
+
+  it("gets PERMISSION_DENIED from GetHostMetric (the host lookup reads the targets)", async () => {
+    const err = await callError(reader.client.getHostMetric({ host: HOST, metric: HostMetric.CPU_USAGE }));
+    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.rawMessage).toMatch(/admin or service role/);
+  });
+});

@@ -1,0 +1,206 @@
+/**
+ * Interop with @grpc/grpc-js, Google's gRPC for Node and independent of connect: values, real
+ * gRPC status codes with grpc-message, deadlines, request ids in metadata and grpc.health.v1.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.js";
+import { HostMetric, InstanceMetric, MetricsService, Unit } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { type FakePrometheus, startFakePrometheus, waitForClose } from "../support/interop-fake-prometheus.js";
+import { closeClient, grpc, grpcClient, metadataValue, unary } from "../support/interop-grpc.js";
+
+const stack = inject("stack");
+const VM_A = "11111111-1111-4111-8111-111111111111";
+const VM_C = "33333333-3333-4333-8333-333333333333";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+let service: TestApp;
+let client: grpc.Client;
+
+beforeAll(async () => {
+  service = await startTestApp({
+    "prometheus_client.host": stack.prometheus.host,
+    "prometheus_client.port": String(stack.prometheus.port),
+  });
+  client = grpcClient(`127.0.0.1:${service.app.port}`);
+});
+
+afterAll(async () => {
+  if (client) closeClient(client);
+  await service?.stop();
+});
+
+describe("MetricsService through grpc-js", () => {
+  it("answers compute-1.example's mean CPU usage over 300 s", async () => {
+    const out = await unary(client, MetricsService.method.getHostMetric, {
+      host: "compute-1.example",
+      metric: HostMetric.CPU_USAGE,
+      period: { seconds: 300n },
+    });
+    expect(out.code).toBe(grpc.status.OK);
+    expect(out.response?.value).toBeCloseTo(31.25, 6);
+    expect(out.response?.unit).toBe(Unit.PERCENT);
+    expect(out.response?.hostLabelValue).toBe("compute-1.example");
+    expect(out.response?.seriesCount).toBe(1);
+    expect(out.response?.query).toBe(
+      "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='compute-1.example'}[300s])) * 100)",
+    );
+  });
+
+  it("answers instance metrics", async () => {
+    const ram = await unary(client, MetricsService.method.getInstanceMetric, {
+      instanceId: VM_A,
+      metric: InstanceMetric.RAM_USAGE,
+    });
+    expect(ram.code).toBe(grpc.status.OK);
+    expect(ram.response?.value).toBeCloseTo(768, 6);
+    expect(ram.response?.unit).toBe(Unit.MEGABYTE);
+    expect(ram.response?.instanceLabelValue).toBe(VM_A);
+
+    const cpu = await unary(client, MetricsService.method.getInstanceMetric, {
+      instanceId: VM_C,
+      metric: InstanceMetric.CPU_USAGE,
+      vcpus: 2,
+    });
+    expect(cpu.code).toBe(grpc.status.OK);
+    expect(cpu.response?.value).toBeCloseTo(75, 6);
+  });
+
+  it("lists the hosts, sorted, with their targets", async () => {
+    const out = await unary(client, MetricsService.method.listHosts, { pageSize: 1000 });
+    expect(out.code).toBe(grpc.status.OK);
+    const names = out.response?.hosts.map((h) => h.labelValue) ?? [];
+    expect(names).toEqual(expect.arrayContaining(["compute-1.example", "compute-2.example", "shorty"]));
+    expect(names).toEqual([...names].sort());
+    expect(out.response?.nextPageToken).toBe("");
+    const compute1 = out.response?.hosts.find((h) => h.labelValue === "compute-1.example");
+    expect(compute1?.shortName).toBe("compute-1");
+    expect(compute1?.targets[0]).toMatchObject({ job: "node", instance: "10.0.0.1:9100" });
+  });
+
+  it("answers NOT_FOUND as a real gRPC status, grpc-message naming the host", async () => {
+    const out = await unary(client, MetricsService.method.getHostMetric, {
+      host: "no-such-host.example",
+      metric: HostMetric.CPU_USAGE,
+    });
+    expect(out.code).toBe(grpc.status.NOT_FOUND);
+    expect(out.error?.code).toBe(grpc.status.NOT_FOUND);
+    expect(out.details).toContain('"no-such-host.example"');
+    expect(out.response).toBeUndefined();
+    expect(metadataValue(out, "x-error-reason")).toBe("HOST_NOT_FOUND");
+    expect(metadataValue(out, "x-request-id")).toMatch(UUID);
+  });
+
+  it("answers INVALID_ARGUMENT with the field name in grpc-message", async () => {
+    const empty = await unary(client, MetricsService.method.getHostMetric, {
+      host: "",
+      metric: HostMetric.CPU_USAGE,
+    });
+    expect(empty.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(empty.details).toMatch(/^host: /);
+
+    const fractional = await unary(client, MetricsService.method.getInstanceMetric, {
+      instanceId: VM_A,
+      metric: InstanceMetric.RAM_USAGE,
+      period: { seconds: 300n, nanos: 500_000_000 },
+    });
+    expect(fractional.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(fractional.details).toMatch(/^period: /);
+  });
+
+  it("carries x-request-id in the response headers, echoing the caller's", async () => {
+    const fresh = await unary(client, MetricsService.method.getHostMetric, {
+      host: "compute-2.example",
+      metric: HostMetric.RAM_USAGE,
+    });
+    expect(fresh.code).toBe(grpc.status.OK);
+    expect(fresh.headers.get("x-request-id")[0]).toMatch(UUID);
+
+    const mine = "grpc-js-interop-0001";
+    const echoed = await unary(
+      client,
+      MetricsService.method.getHostMetric,
+      { host: "compute-2.example", metric: HostMetric.RAM_USAGE },
+      { metadata: { "x-request-id": mine } },
+    );
+    expect(echoed.code).toBe(grpc.status.OK);
+    expect(echoed.headers.get("x-request-id")).toEqual([mine]);
+    // The same id is on the service's log line of that call.
+    expect(service.logs.some((l) => l.requestId === mine && l.msg === "call")).toBe(true);
+
+    // An id with characters unfit for a log line is replaced, not echoed.
+    const odd = await unary(
+      client,
+      MetricsService.method.getHostMetric,
+      { host: "nope.example", metric: HostMetric.RAM_USAGE },
+      { metadata: { "x-request-id": "bad id {}" } },
+    );
+    expect(odd.code).toBe(grpc.status.NOT_FOUND);
+    expect(metadataValue(odd, "x-request-id")).toMatch(UUID);
+  });
+});
+
+describe("deadlines through grpc-js", () => {
+  let hanging: FakePrometheus;
+  let slowService: TestApp;
+  let slowClient: grpc.Client;
+
+  beforeAll(async () => {
+    hanging = await startFakePrometheus({ query: { kind: "hang" } });
+    slowService = await startTestApp({
+      "prometheus_client.host": hanging.host,
+      "prometheus_client.port": String(hanging.port),
+    });
+    slowClient = grpcClient(`127.0.0.1:${slowService.app.port}`);
+  });
+
+  afterAll(async () => {
+    if (slowClient) closeClient(slowClient);
+    await slowService?.stop();
+    await hanging?.stop();
+  });
+
+  it("ends a call at its grpc-js deadline with DEADLINE_EXCEEDED, and the server gives up too", async () => {
+    const query = hanging.nextQuery(5_000);
+    const out = await unary(
+      slowClient,
+      MetricsService.method.getHostMetric,
+      { host: "compute-1.example", metric: HostMetric.CPU_USAGE },
+      { timeoutMs: 300, metadata: { "x-request-id": "grpc-js-deadline" } },
+    );
+    expect(out.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(out.elapsedMs).toBeGreaterThanOrEqual(250);
+    expect(out.elapsedMs).toBeLessThan(1_500);
+    // The upstream request of the call was aborted, not left hanging.
+    await waitForClose(await query, 2_000);
+    await expect
+      .poll(() => slowService.logs.find((l) => l.requestId === "grpc-js-deadline" && l.msg !== "call"))
+      .toBeDefined();
+  });
+
+  it("fails at once with DEADLINE_EXCEEDED when the deadline has already passed", async () => {
+    const out = await unary(
+      client,
+      MetricsService.method.getHostMetric,
+      { host: "compute-1.example", metric: HostMetric.CPU_USAGE },
+      { timeoutMs: -1 },
+    );
+    expect(out.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+  });
+});
+
+describe("grpc.health.v1 through grpc-js", () => {
+  it("is SERVING for the server and for the metrics service", async () => {
+    for (const name of ["", "metricsaccess.v1.MetricsService"]) {
+      const out = await unary(client, Health.method.check, { service: name });
+      expect(out.code, name).toBe(grpc.status.OK);
+      expect(out.response?.status, name).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    }
+  });
+
+  it("is NOT_FOUND for an unknown service", async () => {
+    const out = await unary(client, Health.method.check, { service: "no.such.Service" });
+    expect(out.code).toBe(grpc.status.NOT_FOUND);
+    expect(out.details).toContain("no.such.Service");
+  });
+});

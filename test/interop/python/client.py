@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""Calls metrics-access the way a Python decision engine would: Debian's grpcio, the stubs that
+protoc + grpc_python_plugin generate from proto/metricsaccess/v1/metrics.proto, a timeout on every
+call and an x-request-id in the metadata.
+
+Usage: client.py GEN_DIR HOST:PORT [REQUEST_ID]
+
+Prints one JSON object per line, each with a "case" key:
+  host_cpu          value of compute-1.example's host CPU usage (mean, 300 s)
+  instance_ram      value of vm-a's RAM usage
+  not_found         status code name and details of an unknown host
+  invalid_argument  status code name and details of an empty host
+  nan_vm            whether vm-d's RAM usage (NaN in Prometheus) has a value
+"""
+
+import json
+import sys
+
+TIMEOUT_S = 10.0
+VM_A = "11111111-1111-4111-8111-111111111111"
+VM_D = "44444444-4444-4444-8444-444444444444"
+
+
+def emit(case, **fields):
+    fields["case"] = case
+    print(json.dumps(fields, sort_keys=True), flush=True)
+
+
+def metadata_dict(pairs):
+    return {key: value for key, value in (pairs or ())}
+
+
+def main():
+    gen_dir, target = sys.argv[1], sys.argv[2]
+    request_id = sys.argv[3] if len(sys.argv) > 3 else "python-client"
+    sys.path.insert(0, gen_dir)
+
+    import grpc
+    from google.protobuf import duration_pb2
+    from metricsaccess.v1 import metrics_pb2, metrics_pb2_grpc
+
+    metadata = (("x-request-id", request_id),)
+    with grpc.insecure_channel(target) as channel:
+        stub = metrics_pb2_grpc.MetricsServiceStub(channel)
+
+        response, call = stub.GetHostMetric.with_call(
+            metrics_pb2.GetHostMetricRequest(
+                host="compute-1.example",
+                metric=metrics_pb2.HOST_METRIC_CPU_USAGE,
+                period=duration_pb2.Duration(seconds=300),
+                aggregate=metrics_pb2.AGGREGATE_MEAN,
+            ),
+            timeout=TIMEOUT_S,
+            metadata=metadata,
+        )
+        emit(
+            "host_cpu",
+            has_value=response.HasField("value"),
+            value=response.value,
+            unit=metrics_pb2.Unit.Name(response.unit),
+            host_label_value=response.host_label_value,
+            query=response.query,
+            series_count=response.series_count,
+            request_id=metadata_dict(call.initial_metadata()).get("x-request-id"),
+        )
+
+        response = stub.GetInstanceMetric(
+            metrics_pb2.GetInstanceMetricRequest(
+                instance_id=VM_A,
+                metric=metrics_pb2.INSTANCE_METRIC_RAM_USAGE,
+                period=duration_pb2.Duration(seconds=300),
+            ),
+            timeout=TIMEOUT_S,
+            metadata=metadata,
+        )
+        emit(
+            "instance_ram",
+            has_value=response.HasField("value"),
+            value=response.value,
+            unit=metrics_pb2.Unit.Name(response.unit),
+            instance_label_value=response.instance_label_value,
+        )
+
+        for case, host in (("not_found", "no-such-host.example"), ("invalid_argument", "")):
+            try:
+                stub.GetHostMetric(
+                    metrics_pb2.GetHostMetricRequest(host=host, metric=metrics_pb2.HOST_METRIC_CPU_USAGE),
+                    timeout=TIMEOUT_S,
+                    metadata=metadata,
+                )
+                emit(case, code="OK", details="")
+            except grpc.RpcError as err:
+                trailers = metadata_dict(err.trailing_metadata())
+                emit(
+                    case,
+                    code=err.code().name,
+                    details=err.details(),
+                    error_reason=trailers.get("x-error-reason"),
+                    request_id=trailers.get("x-request-id"),
+                )
+
+        response = stub.GetInstanceMetric(
+            metrics_pb2.GetInstanceMetricRequest(instance_id=VM_D, metric=metrics_pb2.INSTANCE_METRIC_RAM_USAGE),
+            timeout=TIMEOUT_S,
+            metadata=metadata,
+        )
+        emit(
+            "nan_vm",
+            has_value=response.HasField("value"),
+            series_count=response.series_count,
+            query=response.query,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,350 @@
+/**
+ * Helpers for the Aetos system tests (aetos, aetos-token-lifecycle, secrets):
+ *  - {@link startRecordingProxy}: a plain HTTP forwarder that records every exchange, put between
+ *    the service and Keystone (to see the tokens Keystone really issued, and when) or between the
+ *    service and Aetos or Prometheus (to see which requests carried which credentials, and what
+ *    the upstream answered);
+ *  - {@link tryStartTestApp}: startTestApp that keeps the log lines when start-up fails;
+ *  - {@link runMain}: the real process (`node --import tsx src/main.ts`) until it exits;
+ *  - option builders for the Aetos datasource.
+ * Recorded values (tokens included) stay in test memory; nothing here prints them.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { Agent, createServer, type IncomingHttpHeaders, request } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { startApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config/load.js";
+import { MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { createLogger } from "../../src/log.js";
+import { asEnvironment, type Options, type TestApp } from "./app.js";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** What a Keystone fernet token looks like (Zed: `gAAAAAB…`, ~180 characters, URL-safe base64). */
+export const FERNET_TOKEN = /gAAAAA[A-Za-z0-9_-]{20,}/;
+
+// ---------------------------------------------------------------------------------------------
+// Recording proxy
+
+export interface Exchange {
+  /** Date.now() when the request arrived. */
+  readonly at: number;
+  readonly method: string;
+  /** Path and query as received. */
+  readonly path: string;
+  /** Lower-case header names, values joined with ", ". */
+  readonly requestHeaders: Readonly<Record<string, string>>;
+  /** Undefined when the upstream could not be reached (the client's connection is then destroyed). */
+  status: number | undefined;
+  responseHeaders: Record<string, string>;
+  /** The response body, when the proxy records bodies. */
+  responseBody: string | undefined;
+  /** Date.now() when the answer was complete. */
+  doneAt: number | undefined;
+}
+
+export interface RecordingProxy {
+  /** `http://127.0.0.1:<port>` */
+  readonly origin: string;
+  readonly port: number;
+  readonly exchanges: Exchange[];
+  close(): Promise<void>;
+}
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "content-length",
+]);
+
+function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+  }
+  return out;
+}
+
+/**
+ * Forwards every request to `target` (127.0.0.1) unchanged but for hop-by-hop headers, buffers the
+ * answer, records the exchange, and passes the answer on. When the target cannot be reached, the
+ * client's connection is destroyed, as if the target itself were down.
+ */
+export async function startRecordingProxy(target: {
+  readonly port: number;
+  readonly host?: string;
+  readonly recordBodies?: boolean;
+}): Promise<RecordingProxy> {
+  const host = target.host ?? "127.0.0.1";
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const exchanges: Exchange[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const requestHeaders = flatHeaders(req.headers);
+      const exchange: Exchange = {
+        at: Date.now(),
+        method: req.method ?? "GET",
+        path: req.url ?? "/",
+        requestHeaders,
+        status: undefined,
+        responseHeaders: {},
+        responseBody: undefined,
+        doneAt: undefined,
+      };
+      exchanges.push(exchange);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(requestHeaders)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
+      headers.host = `${host}:${target.port}`;
+      if (body.length > 0) headers["content-length"] = String(body.length);
+      const up = request(
+        { host, port: target.port, method: exchange.method, path: exchange.path, headers, agent },
+        (upRes) => {
+          const parts: Buffer[] = [];
+          upRes.on("data", (c: Buffer) => parts.push(c));
+          upRes.on("end", () => {
+            const answer = Buffer.concat(parts);
+            exchange.status = upRes.statusCode ?? 0;
+            exchange.responseHeaders = flatHeaders(upRes.headers);
+            if (target.recordBodies) exchange.responseBody = answer.toString("utf8");
+            exchange.doneAt = Date.now();
+            const out: Record<string, string> = {};
+            for (const [k, v] of Object.entries(exchange.responseHeaders)) if (!HOP_BY_HOP.has(k)) out[k] = v;
+            out["content-length"] = String(answer.length);
+            res.writeHead(exchange.status, out);
+            res.end(answer);
+          });
+          upRes.on("error", () => res.destroy());
+        },
+      );
+      up.on("error", () => {
+        exchange.doneAt = Date.now();
+        res.destroy();
+      });
+      up.end(body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    exchanges,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
+
+/** A token Keystone issued through a recording proxy: what the service received. */
+export interface IssuedThroughProxy {
+  readonly token: string;
+  /** Unix ms, from the body's expires_at. */
+  readonly expiresAt: number;
+  /** Date.now() when the answer passed the proxy. */
+  readonly issuedAt: number;
+  readonly userAgent: string;
+}
+
+/** The successful `POST …/auth/tokens` answers a Keystone proxy (recording bodies) passed on. */
+export function issuedTokens(proxy: RecordingProxy, from = 0): IssuedThroughProxy[] {
+  return proxy.exchanges.slice(from).flatMap((e) => {
+    if (e.method !== "POST" || !/\/auth\/tokens$/.test(e.path) || e.status !== 201) return [];
+    const token = e.responseHeaders["x-subject-token"];
+    const body = JSON.parse(e.responseBody ?? "{}") as { token?: { expires_at?: string } };
+    if (!token) return [];
+    return [
+      {
+        token,
+        expiresAt: Date.parse(body.token?.expires_at ?? ""),
+        issuedAt: e.doneAt ?? e.at,
+        userAgent: e.requestHeaders["user-agent"] ?? "",
+      },
+    ];
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+export interface PasswordUser {
+  readonly username: string;
+  readonly password: string;
+  readonly projectName: string;
+  readonly userDomainId: string;
+  readonly projectDomainId: string;
+}
+
+/** [watcher_datasources] aetos with [watcher_clients_auth] password auth of `user`. */
+export function aetosPasswordOptions(authUrl: string, user: PasswordUser, extra: Options = {}): Options {
+  return {
+    "watcher_datasources.datasources": "aetos",
+    "watcher_clients_auth.auth_type": "password",
+    "watcher_clients_auth.auth_url": authUrl,
+    "watcher_clients_auth.username": user.username,
+    "watcher_clients_auth.password": user.password,
+    "watcher_clients_auth.user_domain_id": user.userDomainId,
+    "watcher_clients_auth.project_name": user.projectName,
+    "watcher_clients_auth.project_domain_id": user.projectDomainId,
+    ...extra,
+  };
+}
+
+/** [watcher_datasources] aetos with a v3applicationcredential (id + secret). */
+export function aetosAppCredentialOptions(
+  authUrl: string,
+  credential: { readonly id: string; readonly secret: string },
+  extra: Options = {},
+): Options {
+  return {
+    "watcher_datasources.datasources": "aetos",
+    "watcher_clients_auth.auth_type": "v3applicationcredential",
+    "watcher_clients_auth.auth_url": authUrl,
+    "watcher_clients_auth.application_credential_id": credential.id,
+    "watcher_clients_auth.application_credential_secret": credential.secret,
+    ...extra,
+  };
+}
+
+/** The service's "keystone token issued" log lines. */
+export function tokenIssuedLines(logs: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  return logs.filter((l) => l.msg === "keystone token issued");
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-process start that keeps the log of a failed start-up
+
+export type StartOutcome =
+  | { readonly ok: true; readonly app: TestApp }
+  | { readonly ok: false; readonly error: unknown; readonly rawLog: () => string };
+
+/**
+ * Like startTestApp (same loader, same defaults), but a failed start-up resolves with the error
+ * and every log line written before it, instead of rejecting.
+ */
+export async function tryStartTestApp(options: Options): Promise<StartOutcome> {
+  const lines: string[] = [];
+  const rawLog = () => lines.join("");
+  try {
+    const config = loadConfig({
+      argv: [],
+      env: asEnvironment({
+        "metrics_access.listen": "127.0.0.1:0",
+        "metrics_access.log_level": "debug",
+        ...options,
+      }),
+      readFile: (path) => readFileSync(path),
+    });
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(chunk.toString("utf8"));
+        callback();
+      },
+    });
+    const app = await startApp(config, createLogger(config.server.logLevel, sink));
+    const url = `http://127.0.0.1:${app.port}`;
+    return {
+      ok: true,
+      app: {
+        app,
+        url,
+        client: createClient(MetricsService, createGrpcTransport({ baseUrl: url })),
+        get logs() {
+          return lines
+            .flatMap((l) => l.split("\n").filter((x) => x !== ""))
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
+        },
+        rawLog,
+        stop: () => app.stop(),
+      },
+    };
+  } catch (error) {
+    return { ok: false, error, rawLog };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real process
+
+export interface ProcessResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+/**
+ * Writes `files` (name → INI text) into a fresh directory under .run, then runs
+ * `node --import tsx src/main.ts --config-file <each file>` from the repository root with `env`
+ * added (every inherited METRICS_ACCESS* variable removed), until it exits. A process still running
+ * after `timeoutMs` is killed (SIGKILL) and the result says so through `signal`.
+ */
+export async function runMain(
+  files: Readonly<Record<string, string>>,
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ProcessResult> {
+  await mkdir(join(REPO_ROOT, ".run"), { recursive: true });
+  const dir = await mkdtemp(join(REPO_ROOT, ".run", "main-"));
+  const args = ["--import", "tsx", "src/main.ts"];
+  for (const [name, text] of Object.entries(files)) {
+    const path = join(dir, name);
+    await writeFile(path, text, { mode: 0o600 });
+    args.push("--config-file", path);
+  }
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("METRICS_ACCESS")) env[k] = v;
+  Object.assign(env, options.env ?? {});
+  const started = performance.now();
+  return await new Promise<ProcessResult>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString("utf8");
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString("utf8");
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, durationMs: Math.round(performance.now() - started) });
+    });
+  });
+}
+
+/** An INI file from `section.option` → value pairs. */
+export function iniText(options: Options): string {
+  const sections = new Map<string, string[]>();
+  for (const [key, value] of Object.entries(options)) {
+    const [section = "", option = ""] = key.split(".");
+    const lines = sections.get(section) ?? [];
+    lines.push(`${option} = ${value}`);
+    sections.set(section, lines);
+  }
+  return [...sections].map(([s, lines]) => `[${s}]\n${lines.join("\n")}\n`).join("\n");
+}
