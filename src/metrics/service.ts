@@ -55,29 +55,29 @@ export class MetricsService {
   }
 
   async hostMetric(query: HostMetricQuery, options: CallOptions = {}): Promise<MetricAnswer> {
-    const { definition, template } = sourceOf(query.metric, "host");
+    const source = sourceOf(query.metric, "host");
     const labelValue = await this.#hosts.resolve(query.host, options);
     let agg = AGGREGATES[query.aggregate];
-    if (definition.invertMinMax) agg = INVERTED[agg];
-    const promql = renderTemplate(template, {
+    if (source.invertMinMax) agg = INVERTED[agg];
+    const promql = renderTemplate(source.template, {
       agg,
       label: this.#datasource.labels.fqdn,
       value: labelValue,
       period: query.periodSeconds,
     });
-    return await this.#run(promql, definition, labelValue, options);
+    return await this.#run(promql, source.unit, labelValue, options);
   }
 
   async instanceMetric(query: InstanceMetricQuery, options: CallOptions = {}): Promise<MetricAnswer> {
-    const { definition, template } = sourceOf(query.metric, "instance");
-    const promql = renderTemplate(template, {
+    const source = sourceOf(query.metric, "instance");
+    const promql = renderTemplate(source.template, {
       agg: AGGREGATES[query.aggregate],
       label: this.#datasource.labels.instanceUuid,
       value: query.instanceId,
       period: query.periodSeconds,
       vcpus: query.vcpus > 0 ? query.vcpus : 1,
     });
-    return await this.#run(promql, definition, query.instanceId, options);
+    return await this.#run(promql, source.unit, query.instanceId, options);
   }
 
   /** Hosts sorted by label value, `pageSize` at a time, continuing after the label value `after`. */
@@ -90,18 +90,13 @@ export class MetricsService {
     return { hosts, nextAfter: more && last ? last.labelValue : undefined };
   }
 
-  async #run(
-    promql: string,
-    definition: MetricDefinition,
-    labelValue: string,
-    options: CallOptions,
-  ): Promise<MetricAnswer> {
+  async #run(promql: string, unit: Unit, labelValue: string, options: CallOptions): Promise<MetricAnswer> {
     const askedAt = this.#now();
     const samples = await this.#datasource.instantQuery(promql, options);
     const chosen = firstByLabels(samples);
     return {
       value: chosen === undefined ? undefined : parseSampleValue(chosen.value),
-      unit: definition.unit ?? "percent",
+      unit,
       labelValue,
       evaluationTime: chosen === undefined ? askedAt : Math.round(chosen.timestamp * 1000),
       query: promql,
@@ -110,7 +105,14 @@ export class MetricsService {
   }
 }
 
-function sourceOf(metric: MetricName, subject: Subject): { definition: MetricDefinition; template: string } {
+/** A metric that has a Prometheus source: its template, unit and inversion rule. */
+interface MetricSource {
+  readonly template: string;
+  readonly unit: Unit;
+  readonly invertMinMax: boolean;
+}
+
+function sourceOf(metric: MetricName, subject: Subject): MetricSource {
   const definition: MetricDefinition = METRICS[metric];
   if (definition.subject !== subject) {
     throw new MetricsAccessError("invalid_argument", `metric: ${metric} is not a ${subject} metric`, {
@@ -118,7 +120,7 @@ function sourceOf(metric: MetricName, subject: Subject): { definition: MetricDef
       field: "metric",
     });
   }
-  if (definition.template === undefined) {
+  if (definition.template === undefined || definition.unit === undefined) {
     throw new MetricsAccessError(
       "failed_precondition",
       `metric ${metric} ${definition.unavailable ?? "has no source"}`,
@@ -127,7 +129,7 @@ function sourceOf(metric: MetricName, subject: Subject): { definition: MetricDef
       },
     );
   }
-  return { definition, template: definition.template };
+  return { template: definition.template, unit: definition.unit, invertMinMax: definition.invertMinMax };
 }
 
 /**

@@ -200,8 +200,6 @@ describe("bad input through Connect JSON over HTTP/1.1", () => {
       ["GetHostMetric", '{"host":"compute-1.example","metric":"HOST_METRIC_CPU_USAGE","period":"1.5s"}', "period"],
       ["GetHostMetric", '{"host":"compute-1.example","metric":1,"period":"-60s"}', "period"],
       ["GetHostMetric", '{"host":"compute-1.example","metric":1,"aggregate":99}', "aggregate"],
-      // A lone UTF-16 surrogate: JSON can carry it, UTF-8 (and Prometheus) cannot.
-      ["GetHostMetric", '{"host":"x\\ud800y","metric":"HOST_METRIC_CPU_USAGE"}', "host"],
       ["GetInstanceMetric", '{"instanceId":"","metric":"INSTANCE_METRIC_RAM_USAGE"}', "instance_id"],
       ["ListHosts", '{"pageSize":-1}', "page_size"],
       ["ListHosts", '{"pageToken":"garbage"}', "page_token"],
@@ -213,10 +211,18 @@ describe("bad input through Connect JSON over HTTP/1.1", () => {
     }
   });
 
-  it("rejects an unknown enum name at decoding, naming the field", async () => {
-    const out = await post("GetHostMetric", '{"host":"compute-1.example","metric":"HOST_METRIC_BOGUS"}');
-    expect(out).toMatchObject({ status: 400, code: "invalid_argument" });
-    expect(out.message).toContain("metric");
+  it("rejects what JSON decoding cannot take, naming the field", async () => {
+    const cases: [string, string][] = [
+      ['{"host":"compute-1.example","metric":"HOST_METRIC_BOGUS"}', "GetHostMetricRequest.metric"],
+      // A lone UTF-16 surrogate: JSON can carry it, UTF-8 (and so Prometheus) cannot.
+      ['{"host":"x\\ud800y","metric":"HOST_METRIC_CPU_USAGE"}', "GetHostMetricRequest.host"],
+      ['{"host":"compute-1.example","metric":1,"period":"soon"}', "GetHostMetricRequest.period"],
+    ];
+    for (const [body, field] of cases) {
+      const out = await post("GetHostMetric", body);
+      expect(out, body).toMatchObject({ status: 400, code: "invalid_argument" });
+      expect(out.message, body).toContain(field);
+    }
   });
 
   it("answers a hostile host with 404 not_found naming it", async () => {
