@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import type { KeystoneToken } from "./keystone.js";
+import { RENEW_BEFORE_MS, TokenSource } from "./token-source.js";
+
+function issuer(lifetimeMs: number, now: () => number) {
+  let issued = 0;
+  const issue = async (): Promise<KeystoneToken> => {
+    issued += 1;
+    await Promise.resolve();
+    return { value: `token-${issued}`, expiresAt: now() + lifetimeMs, catalog: [], roles: [] };
+  };
+  return { issue, count: () => issued };
+}
+
+describe("TokenSource", () => {
+  it("caches the token while it has more than two minutes left, then renews it", async () => {
+    let clock = 0;
+    const now = () => clock;
+    const keystone = issuer(3_600_000, now);
+    const tokens = new TokenSource(keystone.issue, now);
+    const first = await tokens.token();
+    clock = 3_600_000 - RENEW_BEFORE_MS - 1;
+    expect(await tokens.token()).toBe(first);
+    clock += 1;
+    const renewed = await tokens.token();
+    expect(renewed.value).toBe("token-2");
+    expect(keystone.count()).toBe(2);
+  });
+
+  it("issues once for any number of concurrent callers", async () => {
+    const keystone = issuer(3_600_000, () => 0);
+    const tokens = new TokenSource(keystone.issue, () => 0);
+    const all = await Promise.all(Array.from({ length: 20 }, () => tokens.token()));
+    expect(new Set(all.map((t) => t.value))).toEqual(new Set(["token-1"]));
+    expect(keystone.count()).toBe(1);
+  });
+
+  it("drops an invalidated token, but not a newer one", async () => {
+    const keystone = issuer(3_600_000, () => 0);
+    const tokens = new TokenSource(keystone.issue, () => 0);
+    const first = await tokens.token();
+    tokens.invalidate(first);
+    const second = await tokens.token();
+    expect(second.value).toBe("token-2");
+    tokens.invalidate(first);
+    expect(await tokens.token()).toBe(second);
+  });
+
+  it("lets a failed issue be retried by the next caller", async () => {
+    let fail = true;
+    const tokens = new TokenSource(
+      async () => {
+        if (fail) throw new Error("keystone down");
+        return { value: "ok", expiresAt: 10_000_000, catalog: [], roles: [] };
+      },
+      () => 0,
+    );
+    await expect(tokens.token()).rejects.toThrow("keystone down");
+    fail = false;
+    expect((await tokens.token()).value).toBe("ok");
+  });
+});
