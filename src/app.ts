@@ -6,6 +6,7 @@ import { MetricsService as MetricsServiceDesc } from "./gen/metricsaccess/v1/met
 import type { Logger } from "./log.js";
 import { HostDirectory } from "./metrics/hosts.js";
 import { MetricsService } from "./metrics/service.js";
+import { withSpecGrpcMessage } from "./server/grpc-message.js";
 import { HealthRegistry, healthService } from "./server/health.js";
 import { callInterceptor } from "./server/interceptors.js";
 import { metricsHandler } from "./server/metrics-handler.js";
@@ -38,22 +39,27 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   health.setStatus(MetricsServiceDesc.typeName, HealthCheckResponse_ServingStatus.SERVING);
   const shutdown = new AbortController();
 
-  const handler = connectNodeAdapter({
-    routes: (router) => {
-      router.service(MetricsServiceDesc, metricsHandler(service));
-      router.service(Health, healthService(health));
-      registerReflection(router, [MetricsServiceDesc, Health]);
-    },
-    interceptors: [callInterceptor(logger)],
-    shutdownSignal: shutdown.signal,
-    readMaxBytes: MAX_REQUEST_BYTES,
-    writeMaxBytes: MAX_RESPONSE_BYTES,
-  });
+  const handler = withSpecGrpcMessage(
+    connectNodeAdapter({
+      routes: (router) => {
+        router.service(MetricsServiceDesc, metricsHandler(service));
+        router.service(Health, healthService(health));
+        registerReflection(router, [MetricsServiceDesc, Health]);
+      },
+      interceptors: [callInterceptor(logger)],
+      shutdownSignal: shutdown.signal,
+      readMaxBytes: MAX_REQUEST_BYTES,
+      writeMaxBytes: MAX_RESPONSE_BYTES,
+    }),
+  );
   const transport = await listen({
     host: config.server.host,
     port: config.server.port,
     tls: config.server.tls,
     handler,
+  }).catch(async (err: unknown) => {
+    await datasource.close();
+    throw err;
   });
   logger.info(
     {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { KeystoneToken } from "./keystone.js";
-import { RENEW_BEFORE_MS, TokenSource } from "./token-source.js";
+import { RENEW_BEFORE_MS, STILL_USABLE_MS, TokenSource } from "./token-source.js";
 
 function issuer(lifetimeMs: number, now: () => number) {
   let issued = 0;
@@ -17,7 +17,7 @@ describe("TokenSource", () => {
     let clock = 0;
     const now = () => clock;
     const keystone = issuer(3_600_000, now);
-    const tokens = new TokenSource(keystone.issue, now);
+    const tokens = new TokenSource(keystone.issue, { now });
     const first = await tokens.token();
     clock = 3_600_000 - RENEW_BEFORE_MS - 1;
     expect(await tokens.token()).toBe(first);
@@ -29,7 +29,7 @@ describe("TokenSource", () => {
 
   it("issues once for any number of concurrent callers", async () => {
     const keystone = issuer(3_600_000, () => 0);
-    const tokens = new TokenSource(keystone.issue, () => 0);
+    const tokens = new TokenSource(keystone.issue, { now: () => 0 });
     const all = await Promise.all(Array.from({ length: 20 }, () => tokens.token()));
     expect(new Set(all.map((t) => t.value))).toEqual(new Set(["token-1"]));
     expect(keystone.count()).toBe(1);
@@ -37,7 +37,7 @@ describe("TokenSource", () => {
 
   it("drops an invalidated token, but not a newer one", async () => {
     const keystone = issuer(3_600_000, () => 0);
-    const tokens = new TokenSource(keystone.issue, () => 0);
+    const tokens = new TokenSource(keystone.issue, { now: () => 0 });
     const first = await tokens.token();
     tokens.invalidate(first);
     const second = await tokens.token();
@@ -53,10 +53,51 @@ describe("TokenSource", () => {
         if (fail) throw new Error("keystone down");
         return { value: "ok", expiresAt: 10_000_000, catalog: [], roles: [] };
       },
-      () => 0,
+      { now: () => 0 },
     );
     await expect(tokens.token()).rejects.toThrow("keystone down");
     fail = false;
     expect((await tokens.token()).value).toBe("ok");
+  });
+
+  it("keeps using a still-valid token when renewal fails, and tries again on the next call", async () => {
+    let clock = 0;
+    let keystoneUp = true;
+    const failures: unknown[] = [];
+    let issued = 0;
+    const tokens = new TokenSource(
+      async () => {
+        if (!keystoneUp) throw new Error("keystone down");
+        issued += 1;
+        return { value: `t${issued}`, expiresAt: clock + 600_000, catalog: [], roles: [] };
+      },
+      { now: () => clock, onRenewalFailure: (err) => failures.push(err) },
+    );
+    const first = await tokens.token();
+    clock = 600_000 - RENEW_BEFORE_MS + 1;
+    keystoneUp = false;
+    expect(await tokens.token()).toBe(first);
+    expect(failures).toHaveLength(1);
+    keystoneUp = true;
+    expect((await tokens.token()).value).toBe("t2");
+  });
+
+  it("fails when renewal fails and the token is about to expire, or was refused", async () => {
+    let clock = 0;
+    let keystoneUp = true;
+    const tokens = new TokenSource(
+      async () => {
+        if (!keystoneUp) throw new Error("keystone down");
+        return { value: "t", expiresAt: clock + 600_000, catalog: [], roles: [] };
+      },
+      { now: () => clock },
+    );
+    const token = await tokens.token();
+    keystoneUp = false;
+    clock = 600_000 - STILL_USABLE_MS;
+    await expect(tokens.token()).rejects.toThrow("keystone down");
+    clock = 0;
+    tokens.invalidate(token);
+    await expect(tokens.token()).rejects.toThrow("keystone down");
   });
 });

@@ -60,14 +60,23 @@ export class AetosDatasource implements Datasource {
     logger: Logger,
   ): Promise<{ datasource: AetosDatasource; endpoint: string }> {
     const keystone = new KeystoneClient(config.keystone);
-    const tokens = new TokenSource(async () => {
-      const token = await keystone.issueToken();
-      logger.info(
-        { expiresAt: new Date(token.expiresAt).toISOString(), roles: token.roles },
-        "keystone token issued",
-      );
-      return token;
-    });
+    const tokens = new TokenSource(
+      async () => {
+        const token = await keystone.issueToken();
+        logger.info(
+          { expiresAt: new Date(token.expiresAt).toISOString(), roles: token.roles },
+          "keystone token issued",
+        );
+        return token;
+      },
+      {
+        onRenewalFailure: (err, token) =>
+          logger.warn(
+            { err, expiresAt: new Date(token.expiresAt).toISOString() },
+            "keystone token renewal failed: using the current token until it expires",
+          ),
+      },
+    );
     try {
       const token = await tokens.token();
       const filter = {

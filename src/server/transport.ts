@@ -9,6 +9,7 @@ import {
 } from "node:http2";
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from "node:net";
 import { Duplex } from "node:stream";
+import { MetricsAccessError } from "../errors.js";
 
 type Handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
 
@@ -74,7 +75,19 @@ export async function listen(options: TransportOptions): Promise<Transport> {
     socket.once("close", () => sockets.delete(socket));
   });
   entry.listen(options.port, options.host);
-  await once(entry, "listening");
+  try {
+    await once(entry, "listening");
+  } catch (err) {
+    const code = err instanceof Error && "code" in err ? String(err.code) : "unknown error";
+    throw new MetricsAccessError(
+      "unavailable",
+      `[metrics_access] listen ${options.host}:${options.port}: cannot listen (${code})`,
+      {
+        reason: "LISTEN_FAILED",
+        cause: err,
+      },
+    );
+  }
   const address = entry.address();
   const port = typeof address === "object" && address ? address.port : options.port;
 

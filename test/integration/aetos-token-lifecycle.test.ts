@@ -25,6 +25,7 @@ import { type Aetos, startAetos } from "../support/aetos.js";
 import {
   aetosPasswordOptions,
   type Exchange,
+  FERNET_TOKEN,
   issuedTokens,
   type RecordingProxy,
   startRecordingProxy,
@@ -79,6 +80,14 @@ function issuedInLog(app: TestApp): { at: number; expiresAt: number }[] {
     at: Date.parse(String(l.time)),
     expiresAt: Date.parse(String(l.expiresAt)),
   }));
+}
+
+/** Neither a token Keystone issued to the service nor anything shaped like one is in its log. */
+function expectNoTokenInLog(app: TestApp): void {
+  const log = app.rawLog();
+  const leaked = issuedTokens(ksProxy).filter((t) => log.includes(t.token));
+  expect(leaked).toHaveLength(0);
+  expect(FERNET_TOKEN.test(log)).toBe(false);
 }
 
 function hostCpu(app: TestApp) {
@@ -178,6 +187,7 @@ describe("the service's Keystone token", () => {
     expect(requests.every((r) => tokens.has(r.requestHeaders["x-auth-token"] ?? ""))).toBe(true);
     expect(new Set(requests.map((r) => r.requestHeaders["x-auth-token"])).size).toBe(issued.length);
     await app.stop();
+    expectNoTokenInLog(app);
   }, 40_000);
 
   it("revoked: Aetos answers 401, the service authenticates exactly once more, and the call succeeds", async () => {
@@ -232,6 +242,7 @@ describe("the service's Keystone token", () => {
     expect(app.logs.filter((l) => l.msg === "call" && l.code === "ok")).toHaveLength(2);
     expect(app.logs.filter((l) => l.msg === "call failed" || l.msg === "call refused")).toHaveLength(0);
     await app.stop();
+    expectNoTokenInLog(app);
   }, 30_000);
 
   it("keeps serving while Keystone is stopped, as long as the token is valid and Aetos holds its validation", async () => {

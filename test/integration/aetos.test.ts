@@ -307,6 +307,15 @@ describe("Aetos datasource: a user with only the reader role", () => {
     expect(err.metadata.get("x-error-reason")).toBe("UPSTREAM_FORBIDDEN");
   });
 
+  it("gets no data, not an error, from GetInstanceMetric: Aetos confines a reader's query to its project", async () => {
+    // Aetos adds project='<tenant-a id>' to the query; vm-b belongs to another project. The answer
+    // cannot tell this from a VM without samples (Watcher's datasource cannot either).
+    const res = await reader.client.getInstanceMetric({ instanceId: VM_B, metric: InstanceMetric.RAM_USAGE });
+    expect(res.seriesCount).toBe(0);
+    expect(res.value).toBeUndefined();
+    expect(res.query).not.toContain("project");
+  });
+
   it("gets PERMISSION_DENIED from GetHostMetric (the host lookup reads the targets)", async () => {
     const err = await callError(reader.client.getHostMetric({ host: HOST, metric: HostMetric.CPU_USAGE }));
     expect(err.code).toBe(Code.PermissionDenied);

@@ -40,18 +40,13 @@ interface BufResult {
 /** Runs `buf curl ARGS` and resolves with its exit code and output, whatever the code. */
 function bufCurl(args: readonly string[]): Promise<BufResult> {
   return new Promise((resolve, reject) => {
-    execFile(
-      BUF,
-      ["curl", ...args],
-      { cwd: ROOT, timeout: 20_000 },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== "number") {
-          reject(err);
-          return;
-        }
-        resolve({ code: typeof err?.code === "number" ? err.code : 0, stdout, stderr });
-      },
-    );
+    execFile(BUF, ["curl", ...args], { cwd: ROOT, timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== "number") {
+        reject(err);
+        return;
+      }
+      resolve({ code: typeof err?.code === "number" ? err.code : 0, stdout, stderr });
+    });
   });
 }
 
@@ -72,7 +67,9 @@ describe("buf curl", () => {
     const result = await bufCurl(["--protocol", "grpc", "--list-services", base()]);
     expect(result.code, result.stderr).toBe(0);
     const services = result.stdout.split("\n").filter((l) => l !== "");
-    expect(services).toEqual(expect.arrayContaining(["metricsaccess.v1.MetricsService", "grpc.health.v1.Health"]));
+    expect(services).toEqual(
+      expect.arrayContaining(["metricsaccess.v1.MetricsService", "grpc.health.v1.Health"]),
+    );
   });
 
   it("lists the methods of every service", async () => {
@@ -89,7 +86,15 @@ describe("buf curl", () => {
 
   it("makes the README's call with the schema from reflection v1", async () => {
     expectCompute1Cpu(
-      await bufCurl(["--protocol", "grpc", "--reflect-protocol", "grpc-v1", "-d", COMPUTE_1_CPU, `${base()}/${GET_HOST_METRIC}`]),
+      await bufCurl([
+        "--protocol",
+        "grpc",
+        "--reflect-protocol",
+        "grpc-v1",
+        "-d",
+        COMPUTE_1_CPU,
+        `${base()}/${GET_HOST_METRIC}`,
+      ]),
     );
   });
 
@@ -108,7 +113,9 @@ describe("buf curl", () => {
   });
 
   it("makes the same call with the Connect protocol on the same port", async () => {
-    expectCompute1Cpu(await bufCurl(["--protocol", "connect", "-d", COMPUTE_1_CPU, `${base()}/${GET_HOST_METRIC}`]));
+    expectCompute1Cpu(
+      await bufCurl(["--protocol", "connect", "-d", COMPUTE_1_CPU, `${base()}/${GET_HOST_METRIC}`]),
+    );
     expectCompute1Cpu(
       await bufCurl([
         "--protocol",
@@ -122,7 +129,9 @@ describe("buf curl", () => {
   });
 
   it("makes the same call with the gRPC-Web protocol on the same port", async () => {
-    expectCompute1Cpu(await bufCurl(["--protocol", "grpcweb", "-d", COMPUTE_1_CPU, `${base()}/${GET_HOST_METRIC}`]));
+    expectCompute1Cpu(
+      await bufCurl(["--protocol", "grpcweb", "-d", COMPUTE_1_CPU, `${base()}/${GET_HOST_METRIC}`]),
+    );
   });
 
   it("checks health", async () => {

@@ -4,9 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.js";
-import { HostMetric, InstanceMetric, MetricsService, Unit } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import {
+  HostMetric,
+  InstanceMetric,
+  MetricsService,
+  Unit,
+} from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { type FakePrometheus, startFakePrometheus, waitForClose } from "../support/interop-fake-prometheus.js";
+import {
+  type FakePrometheus,
+  startFakePrometheus,
+  waitForClose,
+} from "../support/interop-fake-prometheus.js";
 import { closeClient, grpc, grpcClient, metadataValue, unary } from "../support/interop-grpc.js";
 
 const stack = inject("stack");
@@ -97,7 +106,8 @@ describe("MetricsService through grpc-js", () => {
       metric: HostMetric.CPU_USAGE,
     });
     expect(empty.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(empty.details).toMatch(/^host: /);
+    expect(empty.details).toMatch(/^host\b/);
+    expect(metadataValue(empty, "x-error-reason")).toBe("INVALID_FIELD");
 
     const fractional = await unary(client, MetricsService.method.getInstanceMetric, {
       instanceId: VM_A,
@@ -105,7 +115,26 @@ describe("MetricsService through grpc-js", () => {
       period: { seconds: 300n, nanos: 500_000_000 },
     });
     expect(fractional.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(fractional.details).toMatch(/^period: /);
+    expect(fractional.details).toMatch(/^period\b/);
+  });
+
+  it("sends grpc-message so that grpc-js reads the exact text (no %3A, %2C, %3B left over)", async () => {
+    // grpc-js decodes grpc-message with decodeURI, which leaves escapes of reserved characters
+    // (":" "," ";" "/" …) alone. The gRPC spec asks only "%" and bytes outside 0x20-0x7E to be
+    // escaped; connect-node escapes with encodeURIComponent, so grpc-js would read "host%3A required".
+    const empty = await unary(client, MetricsService.method.getHostMetric, {
+      host: "",
+      metric: HostMetric.CPU_USAGE,
+    });
+    expect(empty.details).toBe("host: required");
+    const ambiguous = await unary(client, MetricsService.method.getHostMetric, {
+      host: "twin",
+      metric: HostMetric.CPU_USAGE,
+    });
+    expect(ambiguous.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(ambiguous.details).toBe(
+      'host "twin" is ambiguous: it is the short name of "twin.a.example", "twin.b.example"; use the full name',
+    );
   });
 
   it("carries x-request-id in the response headers, echoing the caller's", async () => {

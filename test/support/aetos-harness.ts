@@ -11,7 +11,7 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, createServer, type IncomingHttpHeaders, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -315,7 +315,21 @@ export async function runMain(
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("METRICS_ACCESS")) env[k] = v;
   Object.assign(env, options.env ?? {});
   const started = performance.now();
-  return await new Promise<ProcessResult>((resolve, reject) => {
+  try {
+    return await runToExit(args, env, options.timeoutMs ?? 30_000, started);
+  } finally {
+    // The files may hold (test) secrets: leave nothing behind.
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function runToExit(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  started: number,
+): Promise<ProcessResult> {
+  return new Promise<ProcessResult>((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
@@ -325,7 +339,7 @@ export async function runMain(
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString("utf8");
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.once("error", (err) => {
       clearTimeout(timer);
       reject(err);

@@ -89,5 +89,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   return async () => {
     await Promise.allSettled([aetos.stop(), keystone.stop(), prometheus.stop()]);
+    await rm(workDir, { recursive: true, force: true });
   };
 }

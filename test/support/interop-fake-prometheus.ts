@@ -39,6 +39,8 @@ export interface FakePrometheus {
   readonly queries: readonly SeenQuery[];
   /** Paths of every request, in order of arrival. */
   readonly paths: readonly string[];
+  /** Changes how the following queries are answered. */
+  setQuery(behaviour: QueryBehaviour): void;
   /** Resolves with the next query request that arrives. */
   nextQuery(timeoutMs: number): Promise<SeenQuery>;
   stop(): Promise<void>;
@@ -51,6 +53,7 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
   const timers = new Set<NodeJS.Timeout>();
   const label = options.hostLabel ?? "fqdn";
   const hosts = options.hosts ?? ["compute-1.example"];
+  let behaviour = options.query;
 
   const json = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { "content-type": "application/json" });
@@ -88,11 +91,11 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
       if (!seen.answered) seen.closedEarlyAt = performance.now();
     });
     for (const wake of waiters.splice(0)) wake(seen);
-    const behaviour = options.query;
     switch (behaviour.kind) {
       case "hang":
         return;
       case "slow": {
+        const { delayMs, value } = behaviour;
         const timer = setTimeout(() => {
           timers.delete(timer);
           if (res.destroyed) return;
@@ -101,10 +104,10 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
             status: "success",
             data: {
               resultType: "vector",
-              result: [{ metric: { [label]: hosts[0] ?? "" }, value: [Date.now() / 1000, behaviour.value] }],
+              result: [{ metric: { [label]: hosts[0] ?? "" }, value: [Date.now() / 1000, value] }],
             },
           });
-        }, behaviour.delayMs);
+        }, delayMs);
         timers.add(timer);
         return;
       }
@@ -123,9 +126,15 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
     port,
     queries,
     paths,
+    setQuery(next) {
+      behaviour = next;
+    },
     nextQuery(timeoutMs) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no query reached the fake within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no query reached the fake within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         waiters.push((q) => {
           clearTimeout(timer);
           resolve(q);

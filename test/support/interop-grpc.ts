@@ -3,10 +3,17 @@
  * Node, so what it sees (grpc-status, grpc-message, headers, trailers, grpc-timeout) is what any
  * gRPC client sees. Messages are (de)serialised with protobuf-es and the generated schemas.
  */
-import { type DescMessage, fromBinary, type MessageInitShape, type MessageShape, toBinary } from "@bufbuild/protobuf";
+
 import type { DescMethodUnary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
 
 export { grpc };
 

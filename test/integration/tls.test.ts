@@ -1,0 +1,174 @@
+/**
+ * The service speaking TLS ([metrics_access] tls_certfile, tls_keyfile) with a certificate from a
+ * private CA made here with openssl: gRPC over HTTP/2 (grpc-js) and Connect JSON over HTTP/1.1
+ * (undici) on the same port, both trusting that CA; a plaintext client is turned away.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Agent, fetch as undiciFetch } from "undici";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { HostMetric, MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { closeClient, grpc, grpcClient, unary } from "../support/interop-grpc.js";
+
+const execFileAsync = promisify(execFile);
+const stack = inject("stack");
+const GET_HOST_METRIC = "metricsaccess.v1.MetricsService/GetHostMetric";
+const REQUEST = { host: "compute-1.example", metric: HostMetric.CPU_USAGE } as const;
+
+let dir: string;
+let ca: Buffer;
+let service: TestApp;
+
+async function openssl(args: readonly string[]): Promise<void> {
+  await execFileAsync("openssl", [...args], { cwd: dir });
+}
+
+/** A CA and a server certificate for 127.0.0.1 and localhost signed by it, all P-256. */
+async function makeCertificates(): Promise<void> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=metrics-access test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  await openssl(["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+  await writeFile(
+    join(dir, "server.ext"),
+    [
+      "basicConstraints = CA:FALSE",
+      "keyUsage = critical, digitalSignature, keyEncipherment",
+      "extendedKeyUsage = serverAuth",
+      "subjectAltName = DNS:localhost, IP:127.0.0.1",
+      "",
+    ].join("\n"),
+  );
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "server.ext",
+  ]);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "metrics-access-tls-"));
+  // Fails (never skips) when openssl is missing: execFile rejects with ENOENT.
+  await execFileAsync("openssl", ["version"]);
+  await makeCertificates();
+  ca = await readFile(join(dir, "ca.pem"));
+  service = await startTestApp({
+    "prometheus_client.host": stack.prometheus.host,
+    "prometheus_client.port": String(stack.prometheus.port),
+    "metrics_access.tls_certfile": join(dir, "server.pem"),
+    "metrics_access.tls_keyfile": join(dir, "server.key"),
+  });
+});
+
+afterAll(async () => {
+  await service?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("TLS", () => {
+  it("serves gRPC over TLS to grpc-js trusting the CA", async () => {
+    const client = grpcClient(`127.0.0.1:${service.app.port}`, grpc.credentials.createSsl(ca));
+    try {
+      const out = await unary(client, MetricsService.method.getHostMetric, REQUEST, { timeoutMs: 10_000 });
+      expect(out.code, out.details).toBe(grpc.status.OK);
+      expect(out.response?.value).toBeCloseTo(31.25, 6);
+    } finally {
+      closeClient(client);
+    }
+  });
+
+  it("serves Connect JSON over HTTPS HTTP/1.1 to undici trusting the CA, by IP and by name", async () => {
+    const agent = new Agent({ connect: { ca } });
+    try {
+      for (const host of ["127.0.0.1", "localhost"]) {
+        const res = await undiciFetch(`https://${host}:${service.app.port}/${GET_HOST_METRIC}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ host: REQUEST.host, metric: "HOST_METRIC_CPU_USAGE" }),
+          dispatcher: agent,
+        });
+        expect(res.status, host).toBe(200);
+        const body = (await res.json()) as { value: number };
+        expect(body.value).toBeCloseTo(31.25, 6);
+      }
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it("refuses a client that does not trust the CA", async () => {
+    const client = grpcClient(`127.0.0.1:${service.app.port}`, grpc.credentials.createSsl());
+    try {
+      const out = await unary(client, MetricsService.method.getHostMetric, REQUEST, { timeoutMs: 5_000 });
+      expect(out.code).toBe(grpc.status.UNAVAILABLE);
+    } finally {
+      closeClient(client);
+    }
+    const agent = new Agent();
+    try {
+      await expect(
+        undiciFetch(`https://127.0.0.1:${service.app.port}/${GET_HOST_METRIC}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: "{}",
+          dispatcher: agent,
+        }),
+      ).rejects.toThrow();
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it("turns away plaintext clients", async () => {
+    const client = grpcClient(`127.0.0.1:${service.app.port}`);
+    try {
+      const out = await unary(client, MetricsService.method.getHostMetric, REQUEST, { timeoutMs: 5_000 });
+      expect(out.code).toBe(grpc.status.UNAVAILABLE);
+      expect(out.response).toBeUndefined();
+    } finally {
+      closeClient(client);
+    }
+    // Plain HTTP/1.1 to the TLS port gets no Connect answer.
+    const plain = await fetch(`http://127.0.0.1:${service.app.port}/${GET_HOST_METRIC}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ host: REQUEST.host, metric: "HOST_METRIC_CPU_USAGE" }),
+      signal: AbortSignal.timeout(5_000),
+    }).then(
+      (res) => res.status,
+      () => "failed",
+    );
+    expect(plain === "failed" || plain === 400, String(plain)).toBe(true);
+  });
+});
