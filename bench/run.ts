@@ -35,10 +35,14 @@ const service = await spawnLogged({
 const baseUrl = `http://127.0.0.1:${port}`;
 const grpc = createClient(MetricsService, createGrpcTransport({ baseUrl }));
 const connectJson = createClient(MetricsService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
-await waitUntil("the service to answer", async () => {
-  await grpc.listHosts({});
-  return true;
-}, { timeoutMs: 30_000, process: service });
+await waitUntil(
+  "the service to answer",
+  async () => {
+    await grpc.listHosts({});
+    return true;
+  },
+  { timeoutMs: 30_000, process: service },
+);
 
 const direct = new Pool(prometheus.url, { connections: 32 });
 async function directQuery(promql: string): Promise<number> {
@@ -51,11 +55,16 @@ async function directQuery(promql: string): Promise<number> {
   return Number(body.data.result[0]?.value[1]);
 }
 
-const hostPromql = "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='compute-1.example'}[300s])) * 100)";
+const hostPromql =
+  "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='compute-1.example'}[300s])) * 100)";
 const vmPromql =
   "clamp_max((avg by (resource)(rate(ceilometer_cpu{resource='22222222-2222-4222-8222-222222222222'}[300s]))/10e+8) *(100/2), 100)";
 const hostReq = { host: "compute-1.example", metric: HostMetric.CPU_USAGE };
-const vmReq = { instanceId: "22222222-2222-4222-8222-222222222222", metric: InstanceMetric.CPU_USAGE, vcpus: 2 };
+const vmReq = {
+  instanceId: "22222222-2222-4222-8222-222222222222",
+  metric: InstanceMetric.CPU_USAGE,
+  vcpus: 2,
+};
 
 type Call = () => Promise<unknown>;
 const workloads: { name: string; direct: Call; viaGrpc: Call; viaConnect: Call }[] = [
@@ -115,7 +124,15 @@ for (const w of workloads) {
   }
 }
 
-const header = ["workload", "concurrency", "direct ms/call", "gRPC ms/call", "gRPC ÷ direct", "Connect/1.1 ms/call", "Connect ÷ direct"];
+const header = [
+  "workload",
+  "concurrency",
+  "direct ms/call",
+  "gRPC ms/call",
+  "gRPC ÷ direct",
+  "Connect/1.1 ms/call",
+  "Connect ÷ direct",
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
 process.stdout.write(

@@ -10,7 +10,10 @@ const DEMO_HOURS = 6;
  * The demo backend is the test fixture: a real Prometheus backfilled with the sample fleet (data
  * reaching DEMO_HOURS into the future, so values stay exact that long) and a real node exporter.
  */
-const prometheus = await startPrometheus({ baseDir: join(process.cwd(), ".run"), futureSec: DEMO_HOURS * 3600 });
+const prometheus = await startPrometheus({
+  baseDir: join(process.cwd(), ".run"),
+  futureSec: DEMO_HOURS * 3600,
+});
 const config = loadConfig({
   argv: [],
   env: {
