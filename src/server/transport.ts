@@ -3,6 +3,8 @@ import { createServer as createHttp1Server, type IncomingMessage, type ServerRes
 import {
   createServer as createH2cServer,
   createSecureServer,
+  type Http2SecureServer,
+  type Http2Server,
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
@@ -40,28 +42,26 @@ export async function listen(options: TransportOptions): Promise<Transport> {
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
   const h1 = createHttp1Server(options.handler);
-  const h2 = options.tls
-    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, options.handler)
-    : createH2cServer(options.handler);
-  h2.on("session", (session: Http2Session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-
+  let h2: Http2Server | Http2SecureServer;
   let entry: NetServer;
   if (options.tls) {
-    entry = h2 as unknown as NetServer;
+    const secure = createSecureServer(
+      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true },
+      options.handler,
+    );
+    h2 = secure;
+    entry = secure;
   } else {
+    const h2c = createH2cServer(options.handler);
+    h2 = h2c;
     entry = createTcpServer((socket) => {
       // Small gRPC frames written through the replaying stream would otherwise wait on Nagle and
       // the peer's delayed ACK: 40 ms a call.
       socket.setNoDelay(true);
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
       socket.once("data", (first: Buffer) => {
         socket.pause();
         if (first.toString("latin1", 0, HTTP2_PREFACE.length) === HTTP2_PREFACE) {
-          h2.emit("connection", replaying(socket, first));
+          h2c.emit("connection", replaying(socket, first));
         } else {
           socket.unshift(first);
           h1.emit("connection", socket);
@@ -70,6 +70,10 @@ export async function listen(options: TransportOptions): Promise<Transport> {
       });
     });
   }
+  h2.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
   entry.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -99,7 +103,6 @@ export async function listen(options: TransportOptions): Promise<Transport> {
       h1.closeIdleConnections();
       const idleTimer = setInterval(() => h1.closeIdleConnections(), 100);
       await closed;
-      while (sockets.size > 0) await new Promise((r) => setTimeout(r, 25));
       clearInterval(idleTimer);
     },
     destroy() {
