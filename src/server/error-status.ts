@@ -1,5 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type ErrorCode, isMetricsAccessError } from "../errors.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+
+/** ErrorInfo.domain of every error this service raises. */
+export const ERROR_DOMAIN = "metricsaccess.v1";
+
+type OutgoingDetail = NonNullable<ConstructorParameters<typeof ConnectError>[3]>[number];
 
 const CODES: Record<ErrorCode, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -12,7 +18,8 @@ const CODES: Record<ErrorCode, Code> = {
 };
 
 /**
- * The one place an error becomes a gRPC status. Our typed errors keep their (safe) message; the
+ * The one place an error becomes a gRPC status. Our typed errors keep their (safe) message and
+ * carry google.rpc.ErrorInfo (the reason) and, for a bad field, google.rpc.BadRequest; the
  * caller's own deadline or cancellation keeps its code; anything else becomes a bare INTERNAL, so
  * that no stray upstream text, URL or credential reaches a caller.
  */
@@ -21,7 +28,16 @@ export function toConnectError(err: unknown, signal: AbortSignal): ConnectError 
   if (err instanceof ConnectError) return err;
   if (isMetricsAccessError(err)) {
     const metadata = new Headers({ "x-error-reason": err.reason });
-    return new ConnectError(err.message, CODES[err.code], metadata);
+    const details: OutgoingDetail[] = [
+      { desc: ErrorInfoSchema, value: { reason: err.reason, domain: ERROR_DOMAIN } },
+    ];
+    if (err.field !== undefined) {
+      details.push({
+        desc: BadRequestSchema,
+        value: { fieldViolations: [{ field: err.field, description: err.message }] },
+      });
+    }
+    return new ConnectError(err.message, CODES[err.code], metadata, details);
   }
   return new ConnectError("internal error", Code.Internal);
 }

@@ -2,7 +2,11 @@
  * Interop with @grpc/grpc-js, Google's gRPC for Node and independent of connect: values, real
  * gRPC status codes with grpc-message, deadlines, request ids in metadata and grpc.health.v1.
  */
+import { fromBinary } from "@bufbuild/protobuf";
+import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { BadRequestSchema, ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.js";
 import {
   HostMetric,
@@ -98,6 +102,27 @@ describe("MetricsService through grpc-js", () => {
     expect(out.response).toBeUndefined();
     expect(metadataValue(out, "x-error-reason")).toBe("HOST_NOT_FOUND");
     expect(metadataValue(out, "x-request-id")).toMatch(UUID);
+  });
+
+  it("carries google.rpc.ErrorInfo and BadRequest in grpc-status-details-bin", async () => {
+    const out = await unary(client, MetricsService.method.getHostMetric, {
+      host: "",
+      metric: HostMetric.CPU_USAGE,
+    });
+    const raw =
+      out.trailers.get("grpc-status-details-bin")[0] ?? out.headers.get("grpc-status-details-bin")[0];
+    expect(raw).toBeInstanceOf(Buffer);
+    const status = fromBinary(StatusSchema, raw as Buffer);
+    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const info = status.details.find((d) => anyIs(d, ErrorInfoSchema));
+    const badRequest = status.details.find((d) => anyIs(d, BadRequestSchema));
+    expect(info && anyUnpack(info, ErrorInfoSchema)).toMatchObject({
+      reason: "INVALID_FIELD",
+      domain: "metricsaccess.v1",
+    });
+    expect(badRequest && anyUnpack(badRequest, BadRequestSchema)?.fieldViolations[0]).toMatchObject({
+      field: "host",
+    });
   });
 
   it("answers INVALID_ARGUMENT with the field name in grpc-message", async () => {
