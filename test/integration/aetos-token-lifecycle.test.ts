@@ -16,7 +16,7 @@
  *    3 s), so every request the service sent to Aetos, its X-Auth-Token and Aetos's status are seen;
  *  - RegionTwo's endpoint is Aetos "long" (token_cache_time 60 s) directly, for the outage test.
  */
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -56,6 +56,7 @@ const fileStarted = performance.now();
 const timings: Record<string, number> = {};
 const since = (t0: number) => Math.round(performance.now() - t0);
 
+let workDir: string | undefined;
 let keystone: Keystone;
 let prov: Provisioning;
 let aetosShort: Aetos;
@@ -101,10 +102,11 @@ function aetosRequests(from: number): Exchange[] {
 beforeAll(async () => {
   const t0 = performance.now();
   await mkdir(join(process.cwd(), ".run"), { recursive: true });
-  const workDir = await mkdtemp(join(process.cwd(), ".run", "aetos-lifecycle-"));
+  const dir = await mkdtemp(join(process.cwd(), ".run", "aetos-lifecycle-"));
+  workDir = dir;
   const [shortPort, longPort] = await Promise.all([freePort(), freePort()]);
   [keystone, aetosProxy] = await Promise.all([
-    startKeystone({ workDir: join(workDir, "keystone"), tokenExpirationSec: TOKEN_EXPIRATION_SEC }),
+    startKeystone({ workDir: join(dir, "keystone"), tokenExpirationSec: TOKEN_EXPIRATION_SEC }),
     startRecordingProxy({ port: shortPort }),
   ]);
   timings.keystoneStartMs = since(t0);
@@ -113,7 +115,7 @@ beforeAll(async () => {
   const regionTwo = `http://127.0.0.1:${longPort}/prometheus`;
   const aetos = (name: string, port: number, tokenCacheTimeSec: number) =>
     startAetos({
-      workDir: join(workDir, name),
+      workDir: join(dir, name),
       keystone: { url: keystone.url, ...AETOS_SERVICE_USER },
       prometheusHost: stack.prometheus.host,
       prometheusPort: stack.prometheus.port,
@@ -137,6 +139,7 @@ afterAll(async () => {
   await Promise.allSettled(services.map((s) => s.stop()));
   await Promise.allSettled([aetosShort?.stop(), aetosLong?.stop(), ksProxy?.close(), aetosProxy?.close()]);
   await keystone?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
   timings.fileMs = since(fileStarted);
   process.stderr.write(`aetos-token-lifecycle timings (ms): ${JSON.stringify(timings)}\n`);
 }, 60_000);

@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 /**
  * Proves the sample-fleet fixture against a real Prometheus 2.42: for the exact PromQL Watcher
  * sends, what Prometheus answers is what expectedSamples() predicts, bit for bit, and it is the
@@ -35,6 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await prom?.stop();
+  await rm(RUN_DIR, { recursive: true, force: true });
 });
 
 interface PromVectorElement {

@@ -3,7 +3,7 @@
  * through its REST API, and the real Aetos in front of Prometheus, checked with plain fetch.
  * Self-contained: it needs no global setup.
  */
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -142,12 +142,13 @@ describe("Keystone + Aetos test stack", () => {
     });
     timings.totalWithPrometheusTargetMs = since(t0);
     process.stderr.write(
-      `stack timings (ms): ${JSON.stringify(timings)}; keystone phases (ms since start): ${JSON.stringify(keystone.startupTimings)}; logs under ${workDir}\n`,
+      `stack timings (ms): ${JSON.stringify(timings)}; keystone phases (ms since start): ${JSON.stringify(keystone.startupTimings)}; logs under ${workDir} (removed at the end)\n`,
     );
   }, 180_000);
 
   afterAll(async () => {
     await stopAll();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
   }, 30_000);
 
   it("serves Aetos version 3.x and a catalog as provisioned", async () => {
