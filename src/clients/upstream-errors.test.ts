@@ -203,4 +203,17 @@ describe("transportError", () => {
     );
     expect(err.message).not.toContain("10.9.8.7");
   });
+
+  it("treats a Go TLS port's 400 to plain http as a scheme problem, not a rejected query", () => {
+    const err = upstreamDetail(
+      "Prometheus",
+      "targets",
+      400,
+      undefined,
+      "Client sent an HTTP request to an HTTPS server.\n",
+    );
+    expect(err.code).toBe("unavailable");
+    expect(err.reason).toBe("UPSTREAM_EXPECTS_TLS");
+    expect(err.message).toContain("[prometheus_client] use_tls or cafile");
+  });
 });

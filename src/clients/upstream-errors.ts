@@ -30,6 +30,15 @@ export function upstreamDetail(
         : `${at}: the configured credentials are not allowed`;
     return new MetricsAccessError("permission_denied", message, { reason: "UPSTREAM_FORBIDDEN", cause });
   }
+  // Go's net/http (Prometheus, exporter-toolkit) answers plain http sent to its TLS port with this
+  // 400 before any API handler runs: the query was never seen, the scheme is wrong.
+  if (status === 400 && text.includes("Client sent an HTTP request to an HTTPS server")) {
+    const hint = upstream === "Aetos" ? "the catalog endpoint" : "[prometheus_client] use_tls or cafile";
+    return new MetricsAccessError("unavailable", `${upstream} expects https on that port: check ${hint}`, {
+      reason: "UPSTREAM_EXPECTS_TLS",
+      cause,
+    });
+  }
   if (status === 400 || status === 422) {
     const kind = status === 400 ? "rejected" : "could not execute";
     return new MetricsAccessError(

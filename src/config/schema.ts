@@ -110,7 +110,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: "use_tls",
     type: "boolean",
     default: "false",
-    help: "Use https even without cafile, verifying against the system's CAs. (Not in Watcher.)",
+    help: "Use https even without cafile, verifying against Node's bundled CA store (add private CAs with NODE_EXTRA_CA_CERTS, or use cafile). (Not in Watcher.)",
   },
   {
     section: "prometheus_client",

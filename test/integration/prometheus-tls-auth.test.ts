@@ -59,6 +59,12 @@ async function bcryptHash(password: string): Promise<string> {
   return hash;
 }
 
+/** After Promise.allSettled over starts that keep what they started: throws the first failure. */
+function throwFirstFailure(results: readonly PromiseSettledResult<unknown>[]): void {
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
 interface WebConfig {
   readonly pki: TestPki;
   /** client_auth_type RequireAndVerifyClientCert with the private CA. */
@@ -166,11 +172,19 @@ async function startSecuredPrometheus(
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitUntil(`${name} /-/ready over https`, async () => (await get("/-/ready")).ok, {
-      timeoutMs: 30_000,
-      process: proc,
-      intervalMs: 50,
-    });
+    await waitUntil(
+      `${name} /-/ready over https`,
+      async () => {
+        const res = await get("/-/ready");
+        await res.arrayBuffer();
+        return res.ok;
+      },
+      {
+        timeoutMs: 30_000,
+        process: proc,
+        intervalMs: 50,
+      },
+    );
     // Empty for ~5 s after start (scrape manager throttle); host resolution needs the targets.
     await waitUntil(
       `${name}: every fleet host in /api/v1/targets?state=active`,
@@ -211,11 +225,23 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
       bcryptHash(PASSWORD),
     ]);
     pki = made;
-    [tls, mtls, basic] = await Promise.all([
-      startSecuredPrometheus(baseDir, "tls", { pki }),
-      startSecuredPrometheus(baseDir, "mtls", { pki, requireClientCert: true }),
-      startSecuredPrometheus(baseDir, "basic", { pki, basicAuth: { username: USERNAME, bcryptHash: hash } }),
-    ]);
+    // Each start keeps its instance before any failure is thrown, so afterAll stops every one.
+    throwFirstFailure(
+      await Promise.allSettled([
+        startSecuredPrometheus(baseDir, "tls", { pki }).then((p) => {
+          tls = p;
+        }),
+        startSecuredPrometheus(baseDir, "mtls", { pki, requireClientCert: true }).then((p) => {
+          mtls = p;
+        }),
+        startSecuredPrometheus(baseDir, "basic", {
+          pki,
+          basicAuth: { username: USERNAME, bcryptHash: hash },
+        }).then((p) => {
+          basic = p;
+        }),
+      ]),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -260,7 +286,10 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
     });
     const err = await hostMetricError(service, tls.port);
     expect(Code[err.code], err.rawMessage).toBe("Unavailable");
-    expect(err.rawMessage).toContain("Prometheus could not be reached");
+    // The certificate chain did not verify (the server sends only its leaf, signed by the private CA).
+    expect(err.rawMessage).toContain(
+      "Prometheus could not be reached for targets (UNABLE_TO_VERIFY_LEAF_SIGNATURE)",
+    );
     expect(err.metadata.get("x-error-reason")).toBe("UPSTREAM_UNREACHABLE");
   });
 

@@ -22,6 +22,7 @@
 import { lstat, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Agent, fetch as undiciFetch } from "undici";
 import { freePort, httpOk, type RunningProcess, spawnLogged, waitUntil } from "./processes.js";
 
 export const DEFAULT_TOKEN_CACHE_TIME_SEC = 20;
@@ -53,6 +54,11 @@ export interface AetosOptions {
   tokenCacheTimeSec?: number;
   /** Default: `<repo>/.deps/aetos/root`. */
   aetosRoot?: string;
+  /**
+   * Serve https (uWSGI's `--https` router) instead of http, with this server certificate and key;
+   * `ca` (PEM) verifies it for the health check. `url` is then `https://…`.
+   */
+  https?: { readonly certFile: string; readonly keyFile: string; readonly ca: Buffer };
 }
 
 export interface Aetos {
@@ -150,8 +156,9 @@ export async function startAetos(options: AetosOptions): Promise<Aetos> {
   const args = [
     "--plugin",
     "http,python3",
-    "--http",
-    `127.0.0.1:${port}`,
+    ...(options.https
+      ? ["--https", `127.0.0.1:${port},${options.https.certFile},${options.https.keyFile}`]
+      : ["--http", `127.0.0.1:${port}`]),
     "--pythonpath",
     distPackages,
     "--mount",
@@ -173,7 +180,8 @@ export async function startAetos(options: AetosOptions): Promise<Aetos> {
     "--skip-atexit-teardown",
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: options.workDir };
-  const url = `http://127.0.0.1:${port}/prometheus`;
+  const url = `${options.https ? "https" : "http"}://127.0.0.1:${port}/prometheus`;
+  const healthy = options.https ? httpsOk(options.https.ca) : httpOk;
   let server: RunningProcess | undefined;
   let logFile = join(options.workDir, "aetos.log");
 
@@ -182,7 +190,7 @@ export async function startAetos(options: AetosOptions): Promise<Aetos> {
     const proc = await spawnLogged({ name: "aetos", command: "uwsgi", args, logDir: options.workDir, env });
     server = proc;
     logFile = proc.logFile;
-    await waitUntil(`Aetos ${url}/healthcheck`, () => httpOk(`${url}/healthcheck`), {
+    await waitUntil(`Aetos ${url}/healthcheck`, () => healthy(`${url}/healthcheck`), {
       timeoutMs: 60_000,
       process: proc,
     });
@@ -215,6 +223,20 @@ export async function startAetos(options: AetosOptions): Promise<Aetos> {
     stopServer,
     startServer,
     stop: stopServer,
+  };
+}
+
+/** httpOk over https, trusting `ca`. */
+function httpsOk(ca: Buffer): (url: string) => Promise<boolean> {
+  return async (url) => {
+    const agent = new Agent({ connect: { ca } });
+    try {
+      const res = await undiciFetch(url, { dispatcher: agent, signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      return res.ok;
+    } finally {
+      await agent.close();
+    }
   };
 }
 

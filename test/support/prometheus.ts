@@ -15,6 +15,7 @@ import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Agent, fetch as undiciFetch } from "undici";
 import { type Fleet, fleetWindow, renderOpenMetrics, SAMPLE_FLEET, type SampleWindow } from "./fleet.js";
 import { freePort, httpOk, type RunningProcess, spawnLogged, waitUntil } from "./processes.js";
 
@@ -65,10 +66,26 @@ export interface StartPrometheusOptions {
   readonly nodeExporterFqdn?: string;
   /** Extra `prometheus` flags, e.g. `--web.enable-remote-write-receiver`. */
   readonly extraArgs?: readonly string[];
+  /**
+   * What the start-up probes need when `extraArgs` pass a `--web.config.file` with TLS or basic
+   * auth. With `ca` the probes, `--web.external-url` and the returned `url` use https.
+   */
+  readonly probeAccess?: PrometheusProbeAccess;
   /** Keep the OpenMetrics file and the TSDB after stop(), default false (logs are always kept). */
   readonly keepData?: boolean;
   /** Budget for the whole start-up, default 60 000 ms. */
   readonly timeoutMs?: number;
+}
+
+/** How the start-up probes reach a Prometheus started with a `--web.config.file`. */
+export interface PrometheusProbeAccess {
+  /** CA (PEM) of the server certificate (tls_server_config): probe over https. */
+  readonly ca?: Buffer;
+  /** Client certificate and key (PEM), for client_auth_type RequireAndVerifyClientCert. */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** Authorization header value, e.g. `Basic …` for basic_auth_users. */
+  readonly authorization?: string;
 }
 
 /** A running, backfilled Prometheus. */
@@ -133,6 +150,8 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const remaining = () => Math.max(1_000, deadline - Date.now());
   const prefix = normalisePrefix(options.routePrefix ?? "");
+  const scheme = options.probeAccess?.ca ? "https" : "http";
+  const probe = prober(options.probeAccess);
 
   await mkdir(options.baseDir, { recursive: true });
   const workDir = await mkdtemp(join(options.baseDir, "prometheus-"));
@@ -176,7 +195,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
         `--storage.tsdb.path=${tsdbDir}`,
         "--storage.tsdb.retention.time=30d",
         `--web.listen-address=127.0.0.1:${port}`,
-        ...(prefix ? [`--web.external-url=http://127.0.0.1:${port}${prefix}`] : []),
+        ...(prefix ? [`--web.external-url=${scheme}://127.0.0.1:${port}${prefix}`] : []),
         ...(options.extraArgs ?? []),
       ];
       const proc = await spawnLogged({
@@ -187,11 +206,15 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
         cwd: workDir,
       });
       try {
-        await waitUntil("prometheus /-/ready", () => httpOk(`http://127.0.0.1:${port}${prefix}/-/ready`), {
-          timeoutMs: remaining(),
-          process: proc,
-          intervalMs: 50,
-        });
+        await waitUntil(
+          "prometheus /-/ready",
+          () => probe.ok(`${scheme}://127.0.0.1:${port}${prefix}/-/ready`),
+          {
+            timeoutMs: remaining(),
+            process: proc,
+            intervalMs: 50,
+          },
+        );
       } catch (err) {
         await proc.stop();
         throw err;
@@ -199,13 +222,13 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
       return { proc, port };
     });
     started.push(proc);
-    const url = `http://127.0.0.1:${port}${prefix}`;
+    const url = `${scheme}://127.0.0.1:${port}${prefix}`;
 
     const wanted = [...fleet.hosts.map((h) => h.fqdn), ...(nodeExporterFqdn ? [nodeExporterFqdn] : [])];
     await waitUntil(
       "every fleet host in /api/v1/targets?state=active",
       async () => {
-        const listed = await activeTargetHosts(url, fleet.hostLabel);
+        const listed = await activeTargetHosts(url, fleet.hostLabel, probe.get);
         return wanted.every((h) => listed.has(h));
       },
       { timeoutMs: remaining(), process: proc, intervalMs: 200 },
@@ -233,12 +256,46 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   } catch (err) {
     await stopStarted();
     throw err;
+  } finally {
+    await probe.close();
   }
 }
 
+type ProbeGet = (
+  url: string,
+) => Promise<{ ok: boolean; json(): Promise<unknown>; arrayBuffer(): Promise<unknown> }>;
+
+const plainGet: ProbeGet = (url) => fetch(url, { signal: AbortSignal.timeout(2_000) });
+
+/** GETs with the CA, client certificate and Authorization of `access`; plain fetch without it. */
+function prober(access: PrometheusProbeAccess | undefined): {
+  get: ProbeGet;
+  ok(url: string): Promise<boolean>;
+  close(): Promise<void>;
+} {
+  if (!access) return { get: plainGet, ok: httpOk, close: async () => {} };
+  const agent = new Agent({ connect: { ca: access.ca, cert: access.cert, key: access.key } });
+  const headers: Record<string, string> = access.authorization ? { authorization: access.authorization } : {};
+  const get: ProbeGet = (url) =>
+    undiciFetch(url, { headers, dispatcher: agent, signal: AbortSignal.timeout(2_000) });
+  return {
+    get,
+    async ok(url) {
+      const res = await get(url);
+      await res.arrayBuffer();
+      return res.ok;
+    },
+    close: () => agent.close(),
+  };
+}
+
 /** The host label values of the active targets, as Watcher builds its host map from them. */
-export async function activeTargetHosts(url: string, hostLabel: string): Promise<Set<string>> {
-  const res = await fetch(`${url}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2_000) });
+export async function activeTargetHosts(
+  url: string,
+  hostLabel: string,
+  get: ProbeGet = plainGet,
+): Promise<Set<string>> {
+  const res = await get(`${url}/api/v1/targets?state=active`);
   if (!res.ok) {
     await res.arrayBuffer();
     return new Set();
