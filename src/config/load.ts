@@ -49,6 +49,8 @@ export function loadConfig(input: ConfigInput): Config {
       problems.push(reason);
     }
   }
+  // Without every file read, the options below would be judged on a guess: stop here.
+  if (problems.length > 0) throw new ConfigError(problems);
   for (const name of sections.get(SERVICE_SECTION)?.keys() ?? []) {
     if (!OPTIONS.some((o) => o.section === SERVICE_SECTION && o.name === name)) {
       problems.push(`[${SERVICE_SECTION}] ${name}: unknown option`);
