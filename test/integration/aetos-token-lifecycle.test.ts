@@ -32,13 +32,8 @@ import {
   tokenIssuedLines,
 } from "../support/aetos-harness.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import {
-  AETOS_SERVICE_USER,
-  type Keystone,
-  type Provisioning,
-  provisionKeystone,
-  startKeystone,
-} from "../support/keystone.js";
+import { type Keystone, startKeystone } from "../support/keystone.js";
+import { AETOS_SERVICE_USER, type Provisioning, provisionKeystone } from "../support/keystone-provision.js";
 import { freePort } from "../support/processes.js";
 
 const stack = inject("stack");

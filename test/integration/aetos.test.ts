@@ -18,11 +18,10 @@ import {
 import {
   aetosAppCredentialOptions,
   aetosPasswordOptions,
-  iniText,
-  runMain,
   tokenIssuedLines,
 } from "../support/aetos-harness.js";
 import { type Options, startTestApp, type TestApp } from "../support/app.js";
+import { iniText, runMain } from "../support/interop-process.js";
 import { freePort } from "../support/processes.js";
 
 const stack = inject("stack");

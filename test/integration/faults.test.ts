@@ -4,37 +4,26 @@
  * behind a route prefix, and one on IPv6. Messages never carry upstream addresses or text.
  */
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import { HostMetric, InstanceMetric } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
-import { asEnvironment, startTestApp, type TestApp } from "../support/app.js";
-import { fleetWindow, renderOpenMetrics, SAMPLE_FLEET } from "../support/fleet.js";
+import { asEnvironment, callError, startTestApp, type TestApp } from "../support/app.js";
 import {
   type FakePrometheus,
   startFakePrometheus,
   waitForClose,
 } from "../support/interop-fake-prometheus.js";
-import { freePort, httpOk, type RunningProcess, spawnLogged, waitUntil } from "../support/processes.js";
-import { activeTargetHosts, type RunningPrometheus, startPrometheus } from "../support/prometheus.js";
+import { freePort } from "../support/processes.js";
+import { type RunningPrometheus, startPrometheus } from "../support/prometheus.js";
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CPU = { host: "compute-1.example", metric: HostMetric.CPU_USAGE } as const;
-
-async function callError(call: Promise<unknown>): Promise<ConnectError> {
-  const err = await call.then(
-    () => new Error("expected an error, got an answer"),
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ConnectError)) throw err;
-  return err;
-}
 
 describe("Prometheus unreachable", () => {
   let service: TestApp;
@@ -183,94 +172,16 @@ describe("Prometheus rejecting or failing a query", () => {
   });
 });
 
-/** A free TCP port on ::1. */
-async function freePortV6(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "::1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Whether ::1 is configured on the loopback interface here (`ip -6 addr show lo`). */
 async function hasIpv6Loopback(): Promise<boolean> {
   const { stdout } = await execFileAsync("ip", ["-6", "addr", "show", "lo"]);
   return /inet6 ::1\/128/.test(stdout);
 }
 
-interface Ipv6Prometheus {
-  readonly port: number;
-  readonly dir: string;
-  readonly process: RunningProcess;
-}
-
-/**
- * A real Prometheus listening on [::1] only, backfilled with the sample fleet (startPrometheus
- * listens on 127.0.0.1, so this one is set up here, the same way).
- */
-async function startIpv6Prometheus(baseDir: string): Promise<Ipv6Prometheus> {
-  await mkdir(baseDir, { recursive: true });
-  const dir = await mkdtemp(join(baseDir, "prometheus-v6-"));
-  const startSec = Math.floor(Date.now() / 30_000) * 30;
-  await writeFile(join(dir, "fleet.om"), renderOpenMetrics(SAMPLE_FLEET, fleetWindow(startSec)));
-  await execFileAsync("promtool", ["tsdb", "create-blocks-from", "openmetrics", "fleet.om", "tsdb"], {
-    cwd: dir,
-  });
-  const targets = SAMPLE_FLEET.hosts.map(
-    (h) => `      - targets: ["127.0.0.1:0"]\n        labels: {fqdn: ${JSON.stringify(h.fqdn)}}`,
-  );
-  await writeFile(
-    join(dir, "prometheus.yml"),
-    [
-      "global: {scrape_interval: 15s}",
-      "storage: {tsdb: {out_of_order_time_window: 4h}}",
-      "scrape_configs:",
-      "  - job_name: node",
-      "    static_configs:",
-      ...targets,
-      "    metric_relabel_configs: [{source_labels: [__name__], regex: '.+', action: drop}]",
-      "",
-    ].join("\n"),
-  );
-  const port = await freePortV6();
-  const proc = await spawnLogged({
-    name: "prometheus",
-    command: "prometheus",
-    args: [
-      "--config.file=prometheus.yml",
-      "--storage.tsdb.path=tsdb",
-      "--storage.tsdb.retention.time=30d",
-      `--web.listen-address=[::1]:${port}`,
-    ],
-    logDir: dir,
-    cwd: dir,
-  });
-  const url = `http://[::1]:${port}`;
-  try {
-    await waitUntil("IPv6 prometheus /-/ready", () => httpOk(`${url}/-/ready`), {
-      timeoutMs: 30_000,
-      process: proc,
-    });
-    await waitUntil(
-      "fleet hosts in the IPv6 prometheus's active targets",
-      async () => (await activeTargetHosts(url, "fqdn")).has("compute-1.example"),
-      { timeoutMs: 30_000, process: proc, intervalMs: 200 },
-    );
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  }
-  return { port, dir, process: proc };
-}
-
 describe("Prometheus under a route prefix, and on IPv6", () => {
   const baseDir = join(ROOT, ".run", "faults");
   let prefixed: RunningPrometheus;
-  let v6: Ipv6Prometheus | undefined;
+  let v6: RunningPrometheus | undefined;
   let ipv6Here = false;
   const apps: TestApp[] = [];
 
@@ -278,12 +189,14 @@ describe("Prometheus under a route prefix, and on IPv6", () => {
     ipv6Here = await hasIpv6Loopback();
     [prefixed, v6] = await Promise.all([
       startPrometheus({ baseDir, routePrefix: "prometheus", nodeExporter: false }),
-      ipv6Here ? startIpv6Prometheus(baseDir) : Promise.resolve(undefined),
+      ipv6Here
+        ? startPrometheus({ baseDir, listenHost: "::1", nodeExporter: false })
+        : Promise.resolve(undefined),
     ]);
   }, 90_000);
   afterAll(async () => {
     await Promise.all(apps.map((a) => a.stop()));
-    await Promise.all([prefixed?.stop(), v6?.process.stop()]);
+    await Promise.all([prefixed?.stop(), v6?.stop()]);
     await rm(baseDir, { recursive: true, force: true });
   });
 

@@ -6,19 +6,15 @@ import { rm } from "node:fs/promises";
  */
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fleetWindow, ODD_HOST, SAMPLE_FLEET } from "../support/fleet.js";
 import {
   type ExpectedSample,
   expectedSamples,
   expectedValue,
-  type FleetQuery,
-  fleetWindow,
   nominalValue,
-  ODD_HOST,
-  type PromAggregate,
-  renderOpenMetrics,
-  SAMPLE_FLEET,
-  watcherPromQL,
-} from "../support/fleet.js";
+} from "../support/fleet-expected.js";
+import { renderOpenMetrics } from "../support/fleet-openmetrics.js";
+import { type FleetQuery, type PromAggregate, watcherPromQL } from "../support/fleet-promql.js";
 import { waitUntil } from "../support/processes.js";
 import { activeTargetHosts, type RunningPrometheus, startPrometheus } from "../support/prometheus.js";
 

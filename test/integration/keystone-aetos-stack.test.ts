@@ -13,14 +13,9 @@ import {
   primeAetosTokenCache,
   startAetos,
 } from "../support/aetos.js";
-import {
-  AETOS_SERVICE_USER,
-  type Keystone,
-  type Provisioning,
-  passwordToken,
-  provisionKeystone,
-  startKeystone,
-} from "../support/keystone.js";
+import { type Keystone, startKeystone } from "../support/keystone.js";
+import { passwordToken } from "../support/keystone-api.js";
+import { AETOS_SERVICE_USER, type Provisioning, provisionKeystone } from "../support/keystone-provision.js";
 import {
   freePort,
   httpOk,

@@ -3,7 +3,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Aggregate, HostMetric, InstanceMetric, Unit } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { expectedValue, fleetWindow, ODD_HOST, type PromAggregate, SAMPLE_FLEET } from "../support/fleet.js";
+import { fleetWindow, ODD_HOST, SAMPLE_FLEET } from "../support/fleet.js";
+import { expectedValue } from "../support/fleet-expected.js";
+import type { PromAggregate } from "../support/fleet-promql.js";
 
 const stack = inject("stack");
 const window = fleetWindow(stack.prometheus.startSec);

@@ -9,24 +9,20 @@
  * works, wrong → PERMISSION_DENIED naming the options and never the password; plain http to the
  * https port → UNAVAILABLE. Messages never carry the upstream's address.
  *
- * startPrometheus (test/support/prometheus.ts) cannot start these: it probes /-/ready and
- * /api/v1/targets over plain http without credentials, so it would time out against a web config
- * with TLS or basic auth. {@link startSecuredPrometheus} below starts Prometheus the same way
- * (promtool backfill of the sample fleet, placeholder targets carrying the host label) and probes
- * over https with the CA, client certificate and credentials.
+ * Each Prometheus comes from startPrometheus (test/support/prometheus.ts) with a `--web.config.file`
+ * and the probe access that web config demands.
  */
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { Agent, fetch as undiciFetch } from "undici";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostMetric } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
-import { type Options, startTestApp, type TestApp } from "../support/app.js";
-import { type Fleet, fleetWindow, renderOpenMetrics, SAMPLE_FLEET } from "../support/fleet.js";
-import { freePort, type RunningProcess, spawnLogged, waitUntil } from "../support/processes.js";
+import { callError, type Options, startTestApp, type TestApp } from "../support/app.js";
+import { throwFirstFailure } from "../support/processes.js";
+import { type RunningPrometheus, startPrometheus } from "../support/prometheus.js";
 import { createTestPki, type TestPki } from "../support/tls-material.js";
 
 const execFileAsync = promisify(execFile);
@@ -36,15 +32,6 @@ const USERNAME = "watcher-reader";
 // A colon in the password: basic auth splits user:password at the first colon only.
 const PASSWORD = "prom-tls-pw:5e9c1a7d";
 const WRONG_PASSWORD = "prom-tls-wrong:0b3f";
-
-async function callError(call: Promise<unknown>): Promise<ConnectError> {
-  const err = await call.then(
-    () => new Error("expected an error, got an answer"),
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ConnectError)) throw err;
-  return err;
-}
 
 /** A bcrypt hash made by python3-bcrypt (cost 4, bcrypt's minimum: Prometheus checks it per request). */
 async function bcryptHash(password: string): Promise<string> {
@@ -57,12 +44,6 @@ async function bcryptHash(password: string): Promise<string> {
   const hash = stdout.trim();
   if (!/^\$2[aby]\$04\$.{53}$/.test(hash)) throw new Error("python3-bcrypt did not print a bcrypt hash");
   return hash;
-}
-
-/** After Promise.allSettled over starts that keep what they started: throws the first failure. */
-function throwFirstFailure(results: readonly PromiseSettledResult<unknown>[]): void {
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed) throw failed.reason;
 }
 
 interface WebConfig {
@@ -89,133 +70,44 @@ function webConfigYaml(web: WebConfig): string {
   return `${lines.join("\n")}\n`;
 }
 
-function prometheusYaml(fleet: Fleet): string {
-  const y = JSON.stringify;
-  // Placeholder targets (port 0, never reachable) carry the host label: host resolution reads the
-  // active targets; the drop rule keeps anything a scrape returned out of the fleet's series.
-  const targets = fleet.hosts.map(
-    (h) => `      - targets: ["127.0.0.1:0"]\n        labels: {${y(fleet.hostLabel)}: ${y(h.fqdn)}}`,
-  );
-  return [
-    "global: {scrape_interval: 15s}",
-    "storage: {tsdb: {out_of_order_time_window: 4h}}",
-    "scrape_configs:",
-    `  - job_name: ${y(fleet.nodeJob)}`,
-    "    static_configs:",
-    ...targets,
-    "    metric_relabel_configs: [{source_labels: [__name__], regex: '.+', action: drop}]",
-    "",
-  ].join("\n");
-}
-
-interface SecuredPrometheus {
-  readonly port: number;
-  readonly process: RunningProcess;
-  stop(): Promise<void>;
-}
-
 /**
- * A real Prometheus on 127.0.0.1 with the sample fleet (an hour of future data, so queries at
- * "now" are exact) and `web` as its --web.config.file; waits until it is ready and every fleet host
- * is an active target, probing over https with what `web` demands.
+ * startPrometheus (the sample fleet, no node exporter) with `web` as its --web.config.file, written
+ * to `<baseDir>/<name>-web.yml`; the start-up probes go over https with what `web` demands.
  */
-async function startSecuredPrometheus(
+async function startPrometheusWithWebConfig(
   baseDir: string,
   name: string,
   web: WebConfig,
-): Promise<SecuredPrometheus> {
+): Promise<RunningPrometheus> {
   await mkdir(baseDir, { recursive: true });
-  const dir = await mkdtemp(join(baseDir, `${name}-`));
-  const fleet = SAMPLE_FLEET;
-  const originSec = Math.floor(Date.now() / 30_000) * 30;
-  await writeFile(join(dir, "fleet.om"), renderOpenMetrics(fleet, fleetWindow(originSec)));
-  await execFileAsync("promtool", ["tsdb", "create-blocks-from", "openmetrics", "fleet.om", "tsdb"], {
-    cwd: dir,
-  });
-  await writeFile(join(dir, "prometheus.yml"), prometheusYaml(fleet));
-  await writeFile(join(dir, "web.yml"), webConfigYaml(web));
-  const port = await freePort();
-  const proc = await spawnLogged({
-    name: "prometheus",
-    command: "prometheus",
-    args: [
-      "--config.file=prometheus.yml",
-      "--web.config.file=web.yml",
-      "--storage.tsdb.path=tsdb",
-      "--storage.tsdb.retention.time=30d",
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    logDir: dir,
-    cwd: dir,
-  });
-  const agent = new Agent({
-    connect: {
+  const webConfigFile = join(baseDir, `${name}-web.yml`);
+  await writeFile(webConfigFile, webConfigYaml(web));
+  return await startPrometheus({
+    baseDir,
+    nodeExporter: false,
+    extraArgs: [`--web.config.file=${webConfigFile}`],
+    probeAccess: {
       ca: web.pki.ca,
       ...(web.requireClientCert && {
         cert: await readFile(web.pki.clientCertFile),
         key: await readFile(web.pki.clientKeyFile),
       }),
+      ...(web.basicAuth && {
+        authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64")}`,
+      }),
     },
   });
-  const headers: Record<string, string> = {};
-  if (web.basicAuth) {
-    headers.authorization = `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64")}`;
-  }
-  const get = async (path: string) =>
-    await undiciFetch(`https://127.0.0.1:${port}${path}`, {
-      headers,
-      dispatcher: agent,
-      signal: AbortSignal.timeout(2_000),
-    });
-  const stop = async () => {
-    await proc.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitUntil(
-      `${name} /-/ready over https`,
-      async () => {
-        const res = await get("/-/ready");
-        await res.arrayBuffer();
-        return res.ok;
-      },
-      {
-        timeoutMs: 30_000,
-        process: proc,
-        intervalMs: 50,
-      },
-    );
-    // Empty for ~5 s after start (scrape manager throttle); host resolution needs the targets.
-    await waitUntil(
-      `${name}: every fleet host in /api/v1/targets?state=active`,
-      async () => {
-        const res = await get("/api/v1/targets?state=active");
-        const body = (await res.json()) as {
-          data?: { activeTargets?: { labels?: Record<string, string> }[] };
-        };
-        const listed = new Set((body.data?.activeTargets ?? []).map((t) => t.labels?.[fleet.hostLabel]));
-        return fleet.hosts.every((h) => listed.has(h.fqdn));
-      },
-      { timeoutMs: 30_000, process: proc, intervalMs: 200 },
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    await agent.close();
-  }
-  return { port, process: proc, stop };
 }
 
 describe("[prometheus_client] TLS and authentication against a real Prometheus", () => {
   const baseDir = join(ROOT, ".run", "prometheus-tls-auth");
   let pki: TestPki;
   /** https only. */
-  let tls: SecuredPrometheus;
+  let tls: RunningPrometheus;
   /** https requiring a client certificate from the private CA. */
-  let mtls: SecuredPrometheus;
+  let mtls: RunningPrometheus;
   /** https and basic auth. */
-  let basic: SecuredPrometheus;
+  let basic: RunningPrometheus;
   const apps: TestApp[] = [];
 
   beforeAll(async () => {
@@ -228,13 +120,13 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
     // Each start keeps its instance before any failure is thrown, so afterAll stops every one.
     throwFirstFailure(
       await Promise.allSettled([
-        startSecuredPrometheus(baseDir, "tls", { pki }).then((p) => {
+        startPrometheusWithWebConfig(baseDir, "tls", { pki }).then((p) => {
           tls = p;
         }),
-        startSecuredPrometheus(baseDir, "mtls", { pki, requireClientCert: true }).then((p) => {
+        startPrometheusWithWebConfig(baseDir, "mtls", { pki, requireClientCert: true }).then((p) => {
           mtls = p;
         }),
-        startSecuredPrometheus(baseDir, "basic", {
+        startPrometheusWithWebConfig(baseDir, "basic", {
           pki,
           basicAuth: { username: USERNAME, bcryptHash: hash },
         }).then((p) => {

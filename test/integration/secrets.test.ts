@@ -27,15 +27,13 @@ import {
   aetosAppCredentialOptions,
   aetosPasswordOptions,
   FERNET_TOKEN,
-  iniText,
   issuedTokens,
   type RecordingProxy,
-  runMain,
   startRecordingProxy,
   tokenIssuedLines,
-  tryStartTestApp,
 } from "../support/aetos-harness.js";
-import type { Options, TestApp } from "../support/app.js";
+import { type Options, type TestApp, tryStartTestApp } from "../support/app.js";
+import { iniText, runMain } from "../support/interop-process.js";
 import { freePort } from "../support/processes.js";
 
 const stack = inject("stack");
@@ -351,10 +349,13 @@ describe("no secret or token in logs, errors or responses", () => {
 
   it("configuration errors never echo a secret (files and environment)", async () => {
     const cap = new Captures();
-    const [prometheusCase, aetosCase] = await Promise.all([
+    const [malformedCase, prometheusCase, aetosCase] = await Promise.all([
+      // A malformed file stops validation at once, so it runs on its own.
+      runMain({
+        "a.conf": ["[watcher_clients_auth]", `password ${CONFIG_SECRETS.malformedLine}`, ""].join("\n"),
+      }),
       runMain(
         {
-          "a.conf": ["[watcher_clients_auth]", `password ${CONFIG_SECRETS.malformedLine}`, ""].join("\n"),
           "b.conf": iniText({
             "watcher_datasources.datasources": "prometheus",
             "prometheus_client.host": stack.prometheus.host,
@@ -374,9 +375,10 @@ describe("no secret or token in logs, errors or responses", () => {
         }),
       }),
     ]);
+    expect(malformedCase.code).toBe(2);
+    expect(malformedCase.stderr).toContain("a.conf:2");
     expect(prometheusCase.code).toBe(2);
     expect(prometheusCase.stderr).toContain("[prometheus_client] username, password: set both or neither");
-    expect(prometheusCase.stderr).toContain("a.conf");
     expect(prometheusCase.stderr).toContain("METRICS_ACCESS__WATCHER_CLIENTS_AUTH__PASSWROD");
     expect(prometheusCase.stderr).toContain("[metrics_access] secret: unknown option");
     expect(aetosCase.code).toBe(2);
@@ -384,6 +386,7 @@ describe("no secret or token in logs, errors or responses", () => {
       "[watcher_clients_auth] application_credential_id or application_credential_name: required",
     );
     for (const [label, result] of [
+      ["malformed config", malformedCase],
       ["prometheus config", prometheusCase],
       ["aetos config", aetosCase],
     ] as const) {

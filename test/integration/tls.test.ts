@@ -3,102 +3,39 @@
  * private CA made here with openssl: gRPC over HTTP/2 (grpc-js) and Connect JSON over HTTP/1.1
  * (undici) on the same port, both trusting that CA; a plaintext client is turned away.
  */
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { HostMetric, MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { closeClient, grpc, grpcClient, unary } from "../support/interop-grpc.js";
+import { createTestPki, type TestPki } from "../support/tls-material.js";
 
-const execFileAsync = promisify(execFile);
 const stack = inject("stack");
 const GET_HOST_METRIC = "metricsaccess.v1.MetricsService/GetHostMetric";
 const REQUEST = { host: "compute-1.example", metric: HostMetric.CPU_USAGE } as const;
 
-let dir: string;
-let ca: Buffer;
+let pki: TestPki;
 let service: TestApp;
 
-async function openssl(args: readonly string[]): Promise<void> {
-  await execFileAsync("openssl", [...args], { cwd: dir });
-}
-
-/** A CA and a server certificate for 127.0.0.1 and localhost signed by it, all P-256. */
-async function makeCertificates(): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl([
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=metrics-access test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  await openssl(["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-  await writeFile(
-    join(dir, "server.ext"),
-    [
-      "basicConstraints = CA:FALSE",
-      "keyUsage = critical, digitalSignature, keyEncipherment",
-      "extendedKeyUsage = serverAuth",
-      "subjectAltName = DNS:localhost, IP:127.0.0.1",
-      "",
-    ].join("\n"),
-  );
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "server.ext",
-  ]);
-}
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "metrics-access-tls-"));
-  // Fails (never skips) when openssl is missing: execFile rejects with ENOENT.
-  await execFileAsync("openssl", ["version"]);
-  await makeCertificates();
-  ca = await readFile(join(dir, "ca.pem"));
+  // Fails (never skips) when openssl is missing.
+  pki = await createTestPki({ prefix: "metrics-access-tls-" });
   service = await startTestApp({
     "prometheus_client.host": stack.prometheus.host,
     "prometheus_client.port": String(stack.prometheus.port),
-    "metrics_access.tls_certfile": join(dir, "server.pem"),
-    "metrics_access.tls_keyfile": join(dir, "server.key"),
+    "metrics_access.tls_certfile": pki.serverCertFile,
+    "metrics_access.tls_keyfile": pki.serverKeyFile,
   });
 });
 
 afterAll(async () => {
   await service?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await pki?.remove();
 });
 
 describe("TLS", () => {
   it("serves gRPC over TLS to grpc-js trusting the CA", async () => {
-    const client = grpcClient(`127.0.0.1:${service.app.port}`, grpc.credentials.createSsl(ca));
+    const client = grpcClient(`127.0.0.1:${service.app.port}`, grpc.credentials.createSsl(pki.ca));
     try {
       const out = await unary(client, MetricsService.method.getHostMetric, REQUEST, { timeoutMs: 10_000 });
       expect(out.code, out.details).toBe(grpc.status.OK);
@@ -109,7 +46,7 @@ describe("TLS", () => {
   });
 
   it("serves Connect JSON over HTTPS HTTP/1.1 to undici trusting the CA, by IP and by name", async () => {
-    const agent = new Agent({ connect: { ca } });
+    const agent = new Agent({ connect: { ca: pki.ca } });
     try {
       for (const host of ["127.0.0.1", "localhost"]) {
         const res = await undiciFetch(`https://${host}:${service.app.port}/${GET_HOST_METRIC}`, {

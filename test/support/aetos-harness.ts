@@ -4,28 +4,12 @@
  *    the service and Keystone (to see the tokens Keystone really issued, and when) or between the
  *    service and Aetos or Prometheus (to see which requests carried which credentials, and what
  *    the upstream answered);
- *  - {@link tryStartTestApp}: startTestApp that keeps the log lines when start-up fails;
- *  - {@link runMain}: the real process (`node --import tsx src/main.ts`) until it exits;
  *  - option builders for the Aetos datasource.
  * Recorded values (tokens included) stay in test memory; nothing here prints them.
  */
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, createServer, type IncomingHttpHeaders, request } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
-import { Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { startApp } from "../../src/app.js";
-import { loadConfig } from "../../src/config/load.js";
-import { MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
-import { createLogger } from "../../src/log.js";
-import { asEnvironment, type Options, type TestApp } from "./app.js";
-
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+import type { Options } from "./app.js";
 
 /** What a Keystone fernet token looks like (Zed: `gAAAAAB…`, ~180 characters, URL-safe base64). */
 export const FERNET_TOKEN = /gAAAAA[A-Za-z0-9_-]{20,}/;
@@ -228,137 +212,4 @@ export function aetosAppCredentialOptions(
 /** The service's "keystone token issued" log lines. */
 export function tokenIssuedLines(logs: readonly Record<string, unknown>[]): Record<string, unknown>[] {
   return logs.filter((l) => l.msg === "keystone token issued");
-}
-
-// ---------------------------------------------------------------------------------------------
-// In-process start that keeps the log of a failed start-up
-
-export type StartOutcome =
-  | { readonly ok: true; readonly app: TestApp }
-  | { readonly ok: false; readonly error: unknown; readonly rawLog: () => string };
-
-/**
- * Like startTestApp (same loader, same defaults), but a failed start-up resolves with the error
- * and every log line written before it, instead of rejecting.
- */
-export async function tryStartTestApp(options: Options): Promise<StartOutcome> {
-  const lines: string[] = [];
-  const rawLog = () => lines.join("");
-  try {
-    const config = loadConfig({
-      argv: [],
-      env: asEnvironment({
-        "metrics_access.listen": "127.0.0.1:0",
-        "metrics_access.log_level": "debug",
-        ...options,
-      }),
-      readFile: (path) => readFileSync(path),
-    });
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        lines.push(chunk.toString("utf8"));
-        callback();
-      },
-    });
-    const app = await startApp(config, createLogger(config.server.logLevel, sink));
-    const url = `http://127.0.0.1:${app.port}`;
-    return {
-      ok: true,
-      app: {
-        app,
-        url,
-        client: createClient(MetricsService, createGrpcTransport({ baseUrl: url })),
-        get logs() {
-          return lines
-            .flatMap((l) => l.split("\n").filter((x) => x !== ""))
-            .map((l) => JSON.parse(l) as Record<string, unknown>);
-        },
-        rawLog,
-        stop: () => app.stop(),
-      },
-    };
-  } catch (error) {
-    return { ok: false, error, rawLog };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The real process
-
-export interface ProcessResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly durationMs: number;
-}
-
-/**
- * Writes `files` (name → INI text) into a fresh directory under .run, then runs
- * `node --import tsx src/main.ts --config-file <each file>` from the repository root with `env`
- * added (every inherited METRICS_ACCESS* variable removed), until it exits. A process still running
- * after `timeoutMs` is killed (SIGKILL) and the result says so through `signal`.
- */
-export async function runMain(
-  files: Readonly<Record<string, string>>,
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<ProcessResult> {
-  await mkdir(join(REPO_ROOT, ".run"), { recursive: true });
-  const dir = await mkdtemp(join(REPO_ROOT, ".run", "main-"));
-  const args = ["--import", "tsx", "src/main.ts"];
-  for (const [name, text] of Object.entries(files)) {
-    const path = join(dir, name);
-    await writeFile(path, text, { mode: 0o600 });
-    args.push("--config-file", path);
-  }
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("METRICS_ACCESS")) env[k] = v;
-  Object.assign(env, options.env ?? {});
-  const started = performance.now();
-  try {
-    return await runToExit(args, env, options.timeoutMs ?? 30_000, started);
-  } finally {
-    // The files may hold (test) secrets: leave nothing behind.
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function runToExit(
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-  started: number,
-): Promise<ProcessResult> {
-  return new Promise<ProcessResult>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString("utf8");
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString("utf8");
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, durationMs: Math.round(performance.now() - started) });
-    });
-  });
-}
-
-/** An INI file from `section.option` → value pairs. */
-export function iniText(options: Options): string {
-  const sections = new Map<string, string[]>();
-  for (const [key, value] of Object.entries(options)) {
-    const [section = "", option = ""] = key.split(".");
-    const lines = sections.get(section) ?? [];
-    lines.push(`${option} = ${value}`);
-    sections.set(section, lines);
-  }
-  return [...sections].map(([s, lines]) => `[${s}]\n${lines.join("\n")}\n`).join("\n");
 }

@@ -2,7 +2,8 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { startAetos } from "./aetos.js";
-import { AETOS_SERVICE_USER, type ProvisionedUser, provisionKeystone, startKeystone } from "./keystone.js";
+import { startKeystone } from "./keystone.js";
+import { AETOS_SERVICE_USER, type ProvisionedUser, provisionKeystone } from "./keystone-provision.js";
 import { freePort } from "./processes.js";
 import { startPrometheus } from "./prometheus.js";
 

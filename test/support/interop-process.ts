@@ -1,9 +1,13 @@
 /**
  * The real entry point as a separate process: `node --import tsx src/main.ts ARGS`, with its
- * stdout (JSON log lines) and stderr collected in memory and its exit awaited.
+ * stdout (JSON log lines) and stderr collected in memory and its exit awaited. {@link spawnService}
+ * hands back the running process; {@link runMain} runs it on config files until it exits.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Options } from "./app.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -79,4 +83,64 @@ export function spawnService(args: readonly string[], env: NodeJS.ProcessEnv = {
       await exited;
     },
   };
+}
+
+export interface ProcessResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+/**
+ * Writes `files` (name → INI text) into a fresh directory under .run, then runs
+ * `node --import tsx src/main.ts --config-file <each file>` from the repository root with `env`
+ * added (every inherited METRICS_ACCESS* variable removed), until it exits. A process still running
+ * after `timeoutMs` is killed (SIGKILL) and the result says so through `signal`.
+ */
+export async function runMain(
+  files: Readonly<Record<string, string>>,
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ProcessResult> {
+  await mkdir(join(ROOT, ".run"), { recursive: true });
+  const dir = await mkdtemp(join(ROOT, ".run", "main-"));
+  const args: string[] = [];
+  for (const [name, text] of Object.entries(files)) {
+    const path = join(dir, name);
+    await writeFile(path, text, { mode: 0o600 });
+    args.push("--config-file", path);
+  }
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("METRICS_ACCESS")) env[k] = v;
+  Object.assign(env, options.env ?? {});
+  const started = performance.now();
+  try {
+    const service = spawnService(args, env);
+    const timer = setTimeout(() => service.child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+    const { code, signal } = await service.exited;
+    clearTimeout(timer);
+    return {
+      code,
+      signal,
+      stdout: service.stdout(),
+      stderr: service.stderr(),
+      durationMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    // The files may hold (test) secrets: leave nothing behind.
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** An INI file from `section.option` → value pairs. */
+export function iniText(options: Options): string {
+  const sections = new Map<string, string[]>();
+  for (const [key, value] of Object.entries(options)) {
+    const [section = "", option = ""] = key.split(".");
+    const lines = sections.get(section) ?? [];
+    lines.push(`${option} = ${value}`);
+    sections.set(section, lines);
+  }
+  return [...sections].map(([s, lines]) => `[${s}]\n${lines.join("\n")}\n`).join("\n");
 }

@@ -66,12 +66,12 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop()));
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
+/** A TCP port on `host` (default 127.0.0.1; `::1` for the IPv6 loopback) that was free a moment ago. */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(0, host, () => {
       const address = server.address();
       const port = typeof address === "object" && address ? address.port : 0;
       server.close(() => resolve(port));
@@ -100,6 +100,33 @@ export async function waitUntil(
     }
     await sleep(options.intervalMs ?? 100);
   }
+}
+
+/**
+ * Tries `start` on a fresh free port of `host`; retries on another when the process died before it
+ * was ready (waitUntil's "exited before"), because another process may have taken the port between
+ * freePort() and the bind.
+ */
+export async function withPortRetry<T>(start: (port: number) => Promise<T>, host = "127.0.0.1"): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await start(await freePort(host));
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof Error && err.message.includes("exited before"))) throw err;
+    }
+  }
+  throw lastError;
+}
+
+/**
+ * After Promise.allSettled over starts that each keep what they started (so the caller's clean-up
+ * can stop it): throws the first failure.
+ */
+export function throwFirstFailure(results: readonly PromiseSettledResult<unknown>[]): void {
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** True when GET `url` answers with a 2xx status. */

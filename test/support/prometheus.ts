@@ -1,7 +1,7 @@
 /**
  * A real Prometheus 2.42 (Debian's `prometheus`, `promtool`) backfilled with the sample fleet, plus
- * a real node exporter it scrapes. Plain processes on 127.0.0.1; no test framework here, so a
- * long-running demo process can use it as well as the tests.
+ * a real node exporter it scrapes. Plain processes on 127.0.0.1 (or ::1); no test framework here, so
+ * a long-running demo process can use it as well as the tests.
  *
  * Traps this handles (see shared/reference/real-components.md §1.4):
  * - data runs from the past into the FUTURE, so queries at "now" (Watcher sends no `time=`) see a
@@ -16,30 +16,13 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Agent, fetch as undiciFetch } from "undici";
-import { type Fleet, fleetWindow, renderOpenMetrics, SAMPLE_FLEET, type SampleWindow } from "./fleet.js";
-import { freePort, httpOk, type RunningProcess, spawnLogged, waitUntil } from "./processes.js";
+import { type Fleet, fleetWindow, SAMPLE_FLEET, type SampleWindow } from "./fleet.js";
+import { renderOpenMetrics } from "./fleet-openmetrics.js";
+import { type RunningNodeExporter, startNodeExporter } from "./node-exporter.js";
+import { httpOk, type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "./processes.js";
+import { prometheusConfig } from "./prometheus-config.js";
 
 const execFileAsync = promisify(execFile);
-
-/** A running node exporter. */
-export interface RunningNodeExporter {
-  /** `http://127.0.0.1:PORT` */
-  readonly url: string;
-  /** `127.0.0.1:PORT`, a scrape target address. */
-  readonly address: string;
-  readonly port: number;
-  readonly process: RunningProcess;
-  stop(): Promise<void>;
-}
-
-/** Options of {@link startNodeExporter}. */
-export interface NodeExporterOptions {
-  /** Directory for `<name>.log`. */
-  readonly logDir: string;
-  /** Log file name without `.log`, default `node-exporter`. */
-  readonly name?: string;
-  readonly timeoutMs?: number;
-}
 
 /** Options of {@link startPrometheus}. */
 export interface StartPrometheusOptions {
@@ -64,6 +47,8 @@ export interface StartPrometheusOptions {
   readonly nodeExporter?: boolean;
   /** Host label value of the node exporter target, default `node-exporter.local.example`. */
   readonly nodeExporterFqdn?: string;
+  /** Address Prometheus listens on, default `127.0.0.1`; `::1` serves the IPv6 loopback only. */
+  readonly listenHost?: "127.0.0.1" | "::1";
   /** Extra `prometheus` flags, e.g. `--web.enable-remote-write-receiver`. */
   readonly extraArgs?: readonly string[];
   /**
@@ -109,30 +94,6 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-/** Starts `prometheus-node-exporter` on a free 127.0.0.1 port and waits for `/metrics`. */
-export async function startNodeExporter(options: NodeExporterOptions): Promise<RunningNodeExporter> {
-  return await withPortRetry(async (port) => {
-    const proc = await spawnLogged({
-      name: options.name ?? "node-exporter",
-      command: "prometheus-node-exporter",
-      // Without systemd every scrape would log a failed dbus connection.
-      args: [`--web.listen-address=127.0.0.1:${port}`, "--no-collector.systemd"],
-      logDir: options.logDir,
-    });
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitUntil("node exporter /metrics", () => httpOk(`${url}/metrics`), {
-        timeoutMs: options.timeoutMs ?? 15_000,
-        process: proc,
-      });
-    } catch (err) {
-      await proc.stop();
-      throw err;
-    }
-    return { url, address: `127.0.0.1:${port}`, port, process: proc, stop: () => proc.stop() };
-  });
-}
-
 /**
  * Backfills the fleet into a fresh TSDB with promtool, starts Prometheus on it and waits until it
  * is ready and `/api/v1/targets?state=active` lists every fleet host (and the node exporter).
@@ -151,6 +112,9 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const remaining = () => Math.max(1_000, deadline - Date.now());
   const prefix = normalisePrefix(options.routePrefix ?? "");
   const scheme = options.probeAccess?.ca ? "https" : "http";
+  const listenHost = options.listenHost ?? "127.0.0.1";
+  const hostPort = (port: number) =>
+    listenHost.includes(":") ? `[${listenHost}]:${port}` : `${listenHost}:${port}`;
   const probe = prober(options.probeAccess);
 
   await mkdir(options.baseDir, { recursive: true });
@@ -194,8 +158,8 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
         `--config.file=${configFile}`,
         `--storage.tsdb.path=${tsdbDir}`,
         "--storage.tsdb.retention.time=30d",
-        `--web.listen-address=127.0.0.1:${port}`,
-        ...(prefix ? [`--web.external-url=${scheme}://127.0.0.1:${port}${prefix}`] : []),
+        `--web.listen-address=${hostPort(port)}`,
+        ...(prefix ? [`--web.external-url=${scheme}://${hostPort(port)}${prefix}`] : []),
         ...(options.extraArgs ?? []),
       ];
       const proc = await spawnLogged({
@@ -208,7 +172,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
       try {
         await waitUntil(
           "prometheus /-/ready",
-          () => probe.ok(`${scheme}://127.0.0.1:${port}${prefix}/-/ready`),
+          () => probe.ok(`${scheme}://${hostPort(port)}${prefix}/-/ready`),
           {
             timeoutMs: remaining(),
             process: proc,
@@ -220,9 +184,9 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
         throw err;
       }
       return { proc, port };
-    });
+    }, listenHost);
     started.push(proc);
-    const url = `${scheme}://127.0.0.1:${port}${prefix}`;
+    const url = `${scheme}://${hostPort(port)}${prefix}`;
 
     const wanted = [...fleet.hosts.map((h) => h.fqdn), ...(nodeExporterFqdn ? [nodeExporterFqdn] : [])];
     await waitUntil(
@@ -323,78 +287,4 @@ async function promtool(args: readonly string[], logDir: string): Promise<void> 
     await writeFile(join(logDir, "promtool.log"), `${e.stdout ?? ""}${e.stderr ?? ""}`);
     throw new Error(`promtool ${args.join(" ")} failed: ${e.message}`);
   }
-}
-
-/**
- * Tries `start` on a fresh free port; retries on another when the process died before it was
- * ready, because another process may have taken the port between freePort() and the bind.
- */
-async function withPortRetry<T>(start: (port: number) => Promise<T>): Promise<T> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await start(await freePort());
-    } catch (err) {
-      lastError = err;
-      if (!(err instanceof Error && err.message.includes("exited before"))) throw err;
-    }
-  }
-  throw lastError;
-}
-
-// JSON strings are valid YAML double-quoted scalars, so any label value (quotes, backslashes) is
-// carried verbatim without a YAML library.
-const y = (s: string): string => JSON.stringify(s);
-
-function prometheusConfig(
-  fleet: Fleet,
-  options: { oooHours: number; nodeExporter: { address: string; fqdn: string } | undefined },
-): string {
-  // Placeholder targets point at port 0, to which no connection can ever succeed: they are listed
-  // as active (health down), which is all Watcher's host map needs. The drop rule is a second
-  // guard: nothing a placeholder scrape returned could ever land in the fleet's series.
-  const dropAll = [
-    "    metric_relabel_configs:",
-    "      - source_labels: [__name__]",
-    '        regex: ".+"',
-    "        action: drop",
-  ];
-  const lines = [
-    "# Written by test/support/prometheus.ts",
-    "global:",
-    "  scrape_interval: 15s",
-    "  scrape_timeout: 5s",
-    "  evaluation_interval: 15s",
-    "storage:",
-    "  tsdb:",
-    `    out_of_order_time_window: ${options.oooHours}h`,
-    "scrape_configs:",
-    `  - job_name: ${y(fleet.nodeJob)}`,
-    "    static_configs:",
-  ];
-  for (const h of fleet.hosts) {
-    lines.push(
-      `      - targets: [${y("127.0.0.1:0")}]`,
-      `        labels: {${y(fleet.hostLabel)}: ${y(h.fqdn)}, "instance": ${y(h.instance)}}`,
-    );
-  }
-  lines.push(...dropAll);
-  // sg-core carries no host label; Watcher must ignore such targets.
-  lines.push(
-    `  - job_name: ${y(fleet.ceilometerJob)}`,
-    "    static_configs:",
-    `      - targets: [${y("127.0.0.1:0")}]`,
-    `        labels: {"instance": ${y(fleet.ceilometerInstance)}}`,
-    ...dropAll,
-  );
-  if (options.nodeExporter) {
-    lines.push(
-      '  - job_name: "node-exporter"',
-      "    scrape_interval: 5s",
-      "    static_configs:",
-      `      - targets: [${y(options.nodeExporter.address)}]`,
-      `        labels: {${y(fleet.hostLabel)}: ${y(options.nodeExporter.fqdn)}}`,
-    );
-  }
-  return `${lines.join("\n")}\n`;
 }
