@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent, fetch as undiciFetch } from "undici";
 import { freePort, httpOk, type RunningProcess, spawnLogged, waitUntil } from "./processes.js";
+import { uwsgiWorkerArgs } from "./uwsgi.js";
 
 export const DEFAULT_TOKEN_CACHE_TIME_SEC = 20;
 
@@ -165,19 +166,7 @@ export async function startAetos(options: AetosOptions): Promise<Aetos> {
     "/prometheus=aetos.wsgi.api:application",
     "--manage-script-name",
     "--no-default-app",
-    "--master",
-    "--processes",
-    String(processes),
-    "--threads",
-    "1",
-    "--lazy-apps",
-    "--die-on-term",
-    "--need-app",
-    "--http-keepalive",
-    "--http-auto-chunked",
-    "--buffer-size",
-    "65535",
-    "--skip-atexit-teardown",
+    ...uwsgiWorkerArgs(processes),
   ];
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: options.workDir };
   const url = `${options.https ? "https" : "http"}://127.0.0.1:${port}/prometheus`;

@@ -8,6 +8,7 @@ import { mkdir, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type IssuedToken, type PasswordCredentials, passwordToken } from "./keystone-api.js";
 import { freePort, httpOk, type RunningProcess, spawnLogged, waitUntil } from "./processes.js";
+import { uwsgiWorkerArgs } from "./uwsgi.js";
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -173,19 +174,7 @@ export async function startKeystone(options: KeystoneOptions): Promise<Keystone>
     `127.0.0.1:${port}`,
     "--wsgi-file",
     "/usr/bin/keystone-wsgi-public",
-    "--master",
-    "--processes",
-    String(processes),
-    "--threads",
-    "1",
-    "--lazy-apps",
-    "--die-on-term",
-    "--need-app",
-    "--http-keepalive",
-    "--http-auto-chunked",
-    "--buffer-size",
-    "65535",
-    "--skip-atexit-teardown",
+    ...uwsgiWorkerArgs(processes),
     "--env",
     `OS_KEYSTONE_CONFIG_FILES=${confFile}`,
   ];
