@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config/types.js";
 import { createDatasource } from "./datasource/create.js";
@@ -15,7 +16,6 @@ import { listen } from "./server/transport.js";
 
 export interface RunningApp {
   readonly port: number;
-  readonly health: HealthRegistry;
   /**
    * Graceful stop: health goes NOT_SERVING, no new connections, calls in flight get the grace
    * period, then are cancelled; the upstream pools close last.
@@ -70,22 +70,26 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     "serving gRPC, gRPC-Web and Connect",
   );
 
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    health.shutdown();
+    const grace = setTimeout(() => {
+      logger.warn(
+        { graceMs: config.server.shutdownGraceMs },
+        "grace period over: cancelling calls in flight",
+      );
+      shutdown.abort(new ConnectError("server shutting down", Code.Unavailable));
+      transport.destroy();
+    }, config.server.shutdownGraceMs);
+    await transport.drain();
+    clearTimeout(grace);
+    await datasource.close();
+  };
   return {
     port: transport.port,
-    health,
-    async stop() {
-      health.shutdown();
-      const grace = setTimeout(() => {
-        logger.warn(
-          { graceMs: config.server.shutdownGraceMs },
-          "grace period over: cancelling calls in flight",
-        );
-        shutdown.abort();
-        transport.destroy();
-      }, config.server.shutdownGraceMs);
-      await transport.drain();
-      clearTimeout(grace);
-      await datasource.close();
+    stop() {
+      stopping ??= stop();
+      return stopping;
     },
   };
 }

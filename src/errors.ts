@@ -8,7 +8,6 @@ export type ErrorCode =
   | "failed_precondition"
   | "permission_denied"
   | "unavailable"
-  | "deadline_exceeded"
   | "internal";
 
 export interface MetricsAccessErrorOptions {
@@ -48,4 +47,9 @@ export function invalidArgument(field: string, problem: string): MetricsAccessEr
     reason: "INVALID_FIELD",
     field,
   });
+}
+
+/** The `code` of a Node or undici error (ECONNREFUSED, UND_ERR_SOCKET, ENOENT, …), or `fallback`. */
+export function errorCodeOf(err: unknown, fallback: string): string {
+  return err instanceof Error && "code" in err && err.code !== undefined ? String(err.code) : fallback;
 }

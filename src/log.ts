@@ -5,7 +5,7 @@ export type { Logger };
 
 /**
  * Paths pino blanks out, as a second line of defence: secrets are never put in log objects in the
- * first place (config is logged through a summary, upstream errors carry no credentials).
+ * first place (the configuration is never logged, upstream errors carry no credentials).
  */
 const REDACT = [
   "password",

@@ -43,7 +43,7 @@ export class KeystoneClient {
     });
   }
 
-  async issueToken(signal?: AbortSignal): Promise<KeystoneToken> {
+  async issueToken(): Promise<KeystoneToken> {
     let status: number;
     let subject: string | string[] | undefined;
     let text: string;
@@ -57,13 +57,11 @@ export class KeystoneClient {
           "user-agent": "metrics-access",
         },
         body: JSON.stringify(authRequest(this.#config.credentials)),
-        signal: signal ?? null,
       });
       status = res.statusCode;
       subject = res.headers["x-subject-token"];
       text = await res.body.text();
     } catch (err) {
-      if (signal?.aborted) throw signal.reason;
       throw transportError("Keystone", "auth/tokens", err, this.#config.timeoutMs);
     }
     if (status !== 201 && status !== 200) throw refused(status, text);
@@ -76,8 +74,12 @@ export class KeystoneClient {
     return token;
   }
 
+  /**
+   * Ends the pool at once. It runs after the server has drained, when the only requests left are
+   * shared loads nobody waits for, which a graceful close would wait out.
+   */
   async close(): Promise<void> {
-    await this.#pool.close();
+    await this.#pool.destroy();
   }
 }
 
@@ -124,11 +126,42 @@ function parseToken(value: string | undefined, text: string): KeystoneToken | un
   const token = (body as { token?: Record<string, unknown> } | undefined)?.token;
   const expiresAt = Date.parse(String(token?.expires_at ?? ""));
   if (!value || !token || Number.isNaN(expiresAt)) return undefined;
-  const roles = Array.isArray(token.roles)
-    ? token.roles.map((r: { name?: unknown }) => String(r?.name ?? ""))
+  const roles = Array.isArray(token.roles) ? token.roles.flatMap((r: unknown) => nameOf(r)) : [];
+  const catalog = Array.isArray(token.catalog)
+    ? token.catalog.flatMap((entry: unknown) => catalogService(entry))
     : [];
-  const catalog = Array.isArray(token.catalog) ? (token.catalog as CatalogService[]) : [];
   return { value, expiresAt, catalog, roles };
+}
+
+function nameOf(role: unknown): string[] {
+  const name = (role as { name?: unknown } | null)?.name;
+  return typeof name === "string" ? [name] : [];
+}
+
+/** A catalog entry as selection reads it; entries of another shape are left out, not trusted. */
+function catalogService(entry: unknown): CatalogService[] {
+  const service = entry as { type?: unknown; name?: unknown; endpoints?: unknown } | null;
+  if (typeof service?.type !== "string" || !Array.isArray(service.endpoints)) return [];
+  const endpoints = service.endpoints.flatMap((e: unknown) => {
+    const endpoint = e as {
+      interface?: unknown;
+      region_id?: unknown;
+      region?: unknown;
+      url?: unknown;
+    } | null;
+    if (typeof endpoint?.interface !== "string" || typeof endpoint.url !== "string") return [];
+    return [
+      {
+        interface: endpoint.interface,
+        region_id: typeof endpoint.region_id === "string" ? endpoint.region_id : undefined,
+        region: typeof endpoint.region === "string" ? endpoint.region : undefined,
+        url: endpoint.url,
+      },
+    ];
+  });
+  return [
+    { type: service.type, name: typeof service.name === "string" ? service.name : undefined, endpoints },
+  ];
 }
 
 function refused(status: number, text: string): MetricsAccessError {
@@ -140,7 +173,7 @@ function refused(status: number, text: string): MetricsAccessError {
       { reason: "KEYSTONE_REFUSED", cause },
     );
   }
-  if (status === 400 || status === 404) {
+  if (status === 400) {
     return new MetricsAccessError(
       "failed_precondition",
       `Keystone rejected the authentication request (HTTP ${status}): check [watcher_clients_auth] auth_url and the user, project and domain options`,

@@ -1,10 +1,23 @@
 import { Pool } from "undici";
 import type { TlsMaterial } from "../config/types.js";
-import type { ActiveTarget, Sample } from "../datasource/datasource.js";
 import { MetricsAccessError } from "../errors.js";
-import { transportError, upstreamDetail } from "./upstream-errors.js";
+import { transportError, type UpstreamName, upstreamDetail } from "./upstream-errors.js";
 
-export type UpstreamName = "Prometheus" | "Aetos";
+/** One element of an instant vector, as Prometheus returns it. */
+export interface Sample {
+  readonly labels: Readonly<Record<string, string>>;
+  /** Evaluation time, Unix seconds. */
+  readonly timestamp: number;
+  /** Prometheus sends the value as a string ("NaN", "+Inf" included). */
+  readonly value: string;
+}
+
+/** One entry of GET /api/v1/targets?state=active. */
+export interface ActiveTarget {
+  /** The target's labels after relabelling (not discoveredLabels). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly health: string;
+}
 
 export interface PrometheusHttpOptions {
   /** Names the upstream in error messages and selects its error semantics. */
@@ -17,7 +30,6 @@ export interface PrometheusHttpOptions {
   readonly timeoutMs: number;
   /** Sent as Authorization on every request (basic auth for direct Prometheus). */
   readonly authorization?: string | undefined;
-  readonly connections?: number;
 }
 
 export interface RequestOptions {
@@ -39,7 +51,7 @@ export class PrometheusHttpClient {
   constructor(options: PrometheusHttpOptions) {
     this.#options = options;
     this.#pool = new Pool(options.origin, {
-      connections: options.connections ?? 32,
+      connections: 32,
       keepAliveTimeout: 10_000,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
@@ -58,7 +70,7 @@ export class PrometheusHttpClient {
 
   /** GET /api/v1/query: an instant query evaluated at the server's "now", as Watcher sends it. */
   async query(promql: string, options: RequestOptions = {}): Promise<Sample[]> {
-    const data = await this.get("query", { query: promql }, options);
+    const data = await this.#get("query", { query: promql }, options);
     if (!isRecord(data) || data.resultType !== "vector" || !Array.isArray(data.result)) {
       throw malformed(this.#options.upstream, "query result is not an instant vector");
     }
@@ -73,7 +85,7 @@ export class PrometheusHttpClient {
 
   /** GET /api/v1/targets?state=active. */
   async activeTargets(options: RequestOptions = {}): Promise<ActiveTarget[]> {
-    const data = await this.get("targets", { state: "active" }, options);
+    const data = await this.#get("targets", { state: "active" }, options);
     if (!isRecord(data) || !Array.isArray(data.activeTargets)) {
       throw malformed(this.#options.upstream, "targets answer without activeTargets");
     }
@@ -84,7 +96,7 @@ export class PrometheusHttpClient {
   }
 
   /** GET /api/v1/<endpoint>; returns the envelope's `data`. */
-  async get(
+  async #get(
     endpoint: string,
     params: Record<string, string>,
     options: RequestOptions = {},
@@ -112,8 +124,12 @@ export class PrometheusHttpClient {
     throw upstreamDetail(upstream, endpoint, status, body, text);
   }
 
+  /**
+   * Ends the pool at once. It runs after the server has drained, when the only requests left are
+   * shared loads nobody waits for, which a graceful close would wait out.
+   */
   async close(): Promise<void> {
-    await this.#pool.close();
+    await this.#pool.destroy();
   }
 }
 

@@ -12,6 +12,9 @@ function issuer(lifetimeMs: number, now: () => number) {
   return { issue, count: () => issued };
 }
 
+/** Lets background renewals finish. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
 describe("TokenSource", () => {
   it("caches the token while it has more than two minutes left, then renews it", async () => {
     let clock = 0;
@@ -22,9 +25,21 @@ describe("TokenSource", () => {
     clock = 3_600_000 - RENEW_BEFORE_MS - 1;
     expect(await tokens.token()).toBe(first);
     clock += 1;
-    const renewed = await tokens.token();
-    expect(renewed.value).toBe("token-2");
+    // The renewal runs in the background: this call still gets the cached token at once.
+    expect(await tokens.token()).toBe(first);
+    await settle();
+    expect((await tokens.token()).value).toBe("token-2");
     expect(keystone.count()).toBe(2);
+  });
+
+  it("makes callers wait only when the cached token is nearly expired", async () => {
+    let clock = 0;
+    const now = () => clock;
+    const keystone = issuer(3_600_000, now);
+    const tokens = new TokenSource(keystone.issue, { now });
+    await tokens.token();
+    clock = 3_600_000 - STILL_USABLE_MS;
+    expect((await tokens.token()).value).toBe("token-2");
   });
 
   it("issues once for any number of concurrent callers", async () => {
@@ -77,8 +92,11 @@ describe("TokenSource", () => {
     clock = 600_000 - RENEW_BEFORE_MS + 1;
     keystoneUp = false;
     expect(await tokens.token()).toBe(first);
+    await settle();
     expect(failures).toHaveLength(1);
     keystoneUp = true;
+    expect(await tokens.token()).toBe(first);
+    await settle();
     expect((await tokens.token()).value).toBe("t2");
   });
 

@@ -7,15 +7,16 @@ export const STILL_USABLE_MS = 10_000;
 
 export interface TokenSourceOptions {
   readonly now?: () => number;
-  /** Called when renewal fails but the cached token is still used. */
+  /** Called when a background renewal fails; the cached token is still used. */
   readonly onRenewalFailure?: (err: unknown, token: KeystoneToken) => void;
 }
 
 /**
  * The service's Keystone token: cached, renewed when it has less than two minutes left, and
- * issued once for any number of concurrent callers. When renewal fails (Keystone down) while the
- * cached token is still valid, the cached token is used — Aetos may still accept it — and the next
- * call tries to renew again. keystoneauth would fail the call instead.
+ * issued once for any number of concurrent callers. While the cached token is still good for more
+ * than STILL_USABLE_MS, renewal runs in the background and calls keep using the cached token, so a
+ * slow or stopped Keystone costs them nothing; a failed renewal is reported and retried by the next
+ * call. keystoneauth would make every call wait for the renewal, and fail with it.
  */
 export class TokenSource {
   readonly #issue: () => Promise<KeystoneToken>;
@@ -30,34 +31,33 @@ export class TokenSource {
     this.#onRenewalFailure = options.onRenewalFailure ?? (() => {});
   }
 
-  /** A token with at least two minutes to live, or the cached one if renewal fails. */
+  /** A token with at least two minutes to live, or the cached one while it is renewed. */
   async token(): Promise<KeystoneToken> {
     const current = this.#current;
-    if (current && current.expiresAt - this.#now() > RENEW_BEFORE_MS) return current;
-    if (!this.#issuing) {
-      this.#issuing = this.#issue()
-        .then((token) => {
-          this.#current = token;
-          return token;
-        })
-        .finally(() => {
-          this.#issuing = undefined;
-        });
+    const left = current ? current.expiresAt - this.#now() : 0;
+    if (current && left > RENEW_BEFORE_MS) return current;
+    const issuing = this.#issuing ?? this.#startIssue();
+    if (current && left > STILL_USABLE_MS) {
+      issuing.catch((err: unknown) => this.#onRenewalFailure(err, current));
+      return current;
     }
-    try {
-      return await this.#issuing;
-    } catch (err) {
-      // Never after invalidate(): a token Aetos refused is not sent again.
-      if (current && this.#current === current && current.expiresAt - this.#now() > STILL_USABLE_MS) {
-        this.#onRenewalFailure(err, current);
-        return current;
-      }
-      throw err;
-    }
+    return await issuing;
   }
 
   /** Forgets `token` if it is still the cached one (a 401 from Aetos): the next call issues anew. */
   invalidate(token: KeystoneToken): void {
     if (this.#current === token) this.#current = undefined;
+  }
+
+  #startIssue(): Promise<KeystoneToken> {
+    this.#issuing = this.#issue()
+      .then((token) => {
+        this.#current = token;
+        return token;
+      })
+      .finally(() => {
+        this.#issuing = undefined;
+      });
+    return this.#issuing;
   }
 }

@@ -1,5 +1,7 @@
-import { MetricsAccessError } from "../errors.js";
-import type { UpstreamName } from "./prometheus-http.js";
+import { errorCodeOf, MetricsAccessError } from "../errors.js";
+
+/** Which upstream answered: it names it in messages and selects its error semantics. */
+export type UpstreamName = "Prometheus" | "Aetos";
 
 /**
  * Turns an HTTP answer other than a success envelope into a typed error. The message the caller
@@ -77,14 +79,13 @@ export function transportError(
   err: unknown,
   timeoutMs: number,
 ): MetricsAccessError {
-  const code = err instanceof Error && "code" in err ? String(err.code) : "UNKNOWN";
-  const timedOut =
-    code === "UND_ERR_HEADERS_TIMEOUT" ||
-    code === "UND_ERR_BODY_TIMEOUT" ||
-    code === "UND_ERR_CONNECT_TIMEOUT";
-  const message = timedOut
-    ? `${upstream} did not answer ${endpoint} within ${timeoutMs / 1000} s`
-    : `${upstream} could not be reached for ${endpoint} (${code})`;
+  const code = errorCodeOf(err, "UNKNOWN");
+  const message =
+    code === "UND_ERR_CONNECT_TIMEOUT"
+      ? `${upstream} did not accept a connection for ${endpoint} in time`
+      : code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
+        ? `${upstream} did not answer ${endpoint} within ${timeoutMs / 1000} s`
+        : `${upstream} could not be reached for ${endpoint} (${code})`;
   return new MetricsAccessError("unavailable", message, { reason: "UPSTREAM_UNREACHABLE", cause: err });
 }
 

@@ -695,4 +695,20 @@ describe("loadConfig with Aetos", () => {
       expect.stringMatching(/^\[watcher_clients_auth\] auth_type "token": must be one of/),
     ]);
   });
+
+  it("refuses an IPv6 zone identifier, which cannot go into a URL", () => {
+    const problems = problemsWith("[prometheus_client]\nhost = fe80::1%eth0\n");
+    expect(problems).toEqual([
+      expect.stringMatching(/^\[prometheus_client\] host "fe80::1%eth0": IPv6 zone identifiers/),
+    ]);
+  });
+
+  it("bounds durations, so that no setTimeout overflows", () => {
+    const problems = problemsWith(`${PROM}[metrics_access]\nshutdown_grace_period = 3000000\n`);
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^\[metrics_access\] shutdown_grace_period "3000000": must be a number from 0 to 86400/,
+      ),
+    ]);
+  });
 });

@@ -1,4 +1,5 @@
 import { isIPv6 } from "node:net";
+import { errorCodeOf } from "../errors.js";
 import { type IniSections, parseIni } from "./ini.js";
 import { OptionReader } from "./options.js";
 import { environmentName, OPTIONS, SERVICE_SECTION } from "./schema.js";
@@ -45,7 +46,8 @@ export function loadConfig(input: ConfigInput): Config {
     try {
       parseIni(input.readFile(file).toString("utf8"), file, sections);
     } catch (err) {
-      const reason = err instanceof SyntaxError ? err.message : `cannot read ${file} (${errorCode(err)})`;
+      const reason =
+        err instanceof SyntaxError ? err.message : `cannot read ${file} (${errorCodeOf(err, "unreadable")})`;
       problems.push(reason);
     }
   }
@@ -154,7 +156,7 @@ function readPrometheus(r: OptionReader): PrometheusSourceConfig {
   const useTls = r.boolean(s, "use_tls") || r.isSet(s, "cafile") || r.isSet(s, "certfile");
   const rootPath = (r.string(s, "root_path") ?? "").replace(/^\/+|\/+$/g, "");
   if (!/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(rootPath)) {
-    r.problems.push(`[${s}] root_path "${rootPath}": must be a URL path without query or fragment`);
+    r.reject(s, "root_path", "must be a URL path without query or fragment");
   }
   const hostPart = host !== undefined && isIPv6(host) ? `[${host}]` : (host ?? "localhost");
   return {
@@ -173,7 +175,7 @@ function readAetos(r: OptionReader): AetosSourceConfig {
   const a = "watcher_clients_auth";
   const authUrl = r.required(a, "auth_url", "for the aetos datasource") ?? "";
   if (authUrl !== "" && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(authUrl)) {
-    r.problems.push(`[${a}] auth_url "${authUrl}": must be an http or https URL`);
+    r.reject(a, "auth_url", "must be an http or https URL");
   }
   const authType = r.isSet(a, "auth_type")
     ? r.string(a, "auth_type")
@@ -183,6 +185,8 @@ function readAetos(r: OptionReader): AetosSourceConfig {
         "for the aetos datasource (password, v3password or v3applicationcredential)",
       );
   const insecure = r.boolean(a, "insecure");
+  if (r.isSet(a, "certfile") !== r.isSet(a, "keyfile"))
+    r.problems.push(`[${a}] certfile, keyfile: set both or neither`);
   return {
     kind: "aetos",
     keystone: {
@@ -270,10 +274,6 @@ function positiveSeconds(r: OptionReader, section: string, name: string): number
   if (seconds === 0 && r.problems.length === before)
     r.problems.push(`[${section}] ${name}: must be more than 0`);
   return Math.round(seconds * 1000);
-}
-
-function errorCode(err: unknown): string {
-  return err instanceof Error && "code" in err ? String(err.code) : "unreadable";
 }
 
 function deepFreeze<T>(value: T): T {

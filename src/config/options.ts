@@ -1,4 +1,6 @@
 import { isIPv6 } from "node:net";
+import { errorCodeOf } from "../errors.js";
+import { redactUrlCredentials } from "../redact.js";
 import type { IniSections } from "./ini.js";
 import { environmentName, OPTIONS, type OptionSpec } from "./schema.js";
 
@@ -59,12 +61,19 @@ export class OptionReader {
     return value;
   }
 
-  number(section: string, name: string, min: number): number {
+  /** Seconds and intervals: a day at most, which also keeps them within setTimeout's range. */
+  number(section: string, name: string, min: number, max = 86_400): number {
     const option = spec(section, name);
     const raw = this.#raw(option);
     const value = Number(raw?.value);
-    if (raw === undefined || raw.value.trim() === "" || !Number.isFinite(value) || value < min) {
-      this.fail(option, raw, `must be a number of at least ${min}`);
+    if (
+      raw === undefined ||
+      raw.value.trim() === "" ||
+      !Number.isFinite(value) ||
+      value < min ||
+      value > max
+    ) {
+      this.fail(option, raw, `must be a number from ${min} to ${max}`);
       return min;
     }
     return value;
@@ -96,8 +105,7 @@ export class OptionReader {
     try {
       return this.#readFile(path);
     } catch (err) {
-      const reason = err instanceof Error && "code" in err ? String(err.code) : "unreadable";
-      this.problems.push(`[${section}] ${name}: cannot read "${path}" (${reason})`);
+      this.problems.push(`[${section}] ${name}: cannot read "${path}" (${errorCodeOf(err, "unreadable")})`);
       return undefined;
     }
   }
@@ -118,6 +126,10 @@ export class OptionReader {
     const value = this.string(section, name);
     if (value === undefined) return undefined;
     const unbracketed = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
+    if (isIPv6(unbracketed) && unbracketed.includes("%")) {
+      this.fail(option, raw, "IPv6 zone identifiers (%eth0) are not supported; use a routable address");
+      return undefined;
+    }
     if (isIPv6(unbracketed)) return unbracketed;
     if (value.length > 253 || !/^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?\.?$/.test(value)) {
       this.fail(option, raw, "must be a host name or an IP address (no scheme, port or path)");
@@ -126,9 +138,15 @@ export class OptionReader {
     return value;
   }
 
+  /** Reports a problem with an option's current value, found by a check of the caller's. */
+  reject(section: string, name: string, problem: string): void {
+    const option = spec(section, name);
+    this.fail(option, this.#raw(option), problem);
+  }
+
   fail(option: OptionSpec, raw: RawValue | undefined, problem: string): void {
     // A credential typed into a URL (scheme://user:password@host) must not be echoed either.
-    const value = raw?.value.replace(/\/\/[^/@\s]*@/g, "//[redacted]@");
+    const value = raw === undefined ? "" : redactUrlCredentials(raw.value);
     const shown = raw === undefined ? "" : option.secret ? " (value hidden)" : ` "${value}"`;
     const from = raw === undefined ? "" : ` [from ${raw.source}]`;
     this.problems.push(`[${option.section}] ${option.name}${shown}: ${problem}${from}`);

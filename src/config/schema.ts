@@ -124,7 +124,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: "timeout",
     type: "number",
     default: "30",
-    help: "Seconds an HTTP request to Prometheus may take; the caller's deadline applies too. (Not in Watcher.)",
+    help: "Seconds to wait for Prometheus's answer (headers, then body); connecting takes at most 10 s; the caller's deadline applies too. (Not in Watcher.)",
   },
   {
     section: "aetos_client",
@@ -249,7 +249,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: "timeout",
     type: "number",
     default: "30",
-    help: "Seconds an HTTP request to Keystone or Aetos may take (keystoneauth has no default; we use 30).",
+    help: "Seconds to wait for Keystone's or Aetos's answer (headers, then body); connecting takes at most 10 s (keystoneauth has no default; we use 30).",
   },
 ];
 

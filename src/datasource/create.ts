@@ -1,5 +1,6 @@
 import type { AetosSourceConfig, PrometheusSourceConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
+import { redactUrlCredentials } from "../redact.js";
 import { AetosDatasource } from "./aetos.js";
 import type { Datasource } from "./datasource.js";
 import { PrometheusDatasource } from "./prometheus.js";
@@ -15,7 +16,11 @@ export async function createDatasource(
   }
   const { datasource, endpoint } = await AetosDatasource.connect(config, logger);
   logger.info(
-    { endpoint, interface: config.interface, region: config.regionName ?? null },
+    {
+      endpoint: redactUrlCredentials(endpoint),
+      interface: config.interface,
+      region: config.regionName ?? null,
+    },
     "datasource: Aetos, found in the Keystone catalog",
   );
   return datasource;

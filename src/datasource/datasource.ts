@@ -1,20 +1,7 @@
+import type { ActiveTarget, Sample } from "../clients/prometheus-http.js";
 import type { MetricLabels } from "../config/types.js";
 
-/** One element of an instant vector, as Prometheus returns it. */
-export interface Sample {
-  readonly labels: Readonly<Record<string, string>>;
-  /** Evaluation time, Unix seconds. */
-  readonly timestamp: number;
-  /** Prometheus sends the value as a string ("NaN", "+Inf" included). */
-  readonly value: string;
-}
-
-/** One entry of GET /api/v1/targets?state=active. */
-export interface ActiveTarget {
-  /** The target's labels after relabelling (not discoveredLabels). */
-  readonly labels: Readonly<Record<string, string>>;
-  readonly health: string;
-}
+export type { ActiveTarget, Sample };
 
 export interface CallOptions {
   /** The caller's deadline and cancellation; the upstream request is aborted with it. */

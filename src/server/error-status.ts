@@ -13,7 +13,6 @@ const CODES: Record<ErrorCode, Code> = {
   failed_precondition: Code.FailedPrecondition,
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,
-  deadline_exceeded: Code.DeadlineExceeded,
   internal: Code.Internal,
 };
 
@@ -24,7 +23,13 @@ const CODES: Record<ErrorCode, Code> = {
  * that no stray upstream text, URL or credential reaches a caller.
  */
 export function toConnectError(err: unknown, signal: AbortSignal): ConnectError {
-  if (signal.aborted && signal.reason instanceof ConnectError) return signal.reason;
+  // The call's own signal: connect's deadline or cancel, or a client that went away (a plain
+  // DOMException on HTTP/1.1 disconnects and streams closed without a code).
+  if (signal.aborted) {
+    return signal.reason instanceof ConnectError
+      ? signal.reason
+      : new ConnectError("call cancelled", Code.Canceled);
+  }
   if (err instanceof ConnectError) return err;
   if (isMetricsAccessError(err)) {
     const metadata = new Headers({ "x-error-reason": err.reason });

@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { createContextKey, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../log.js";
 import { isServerFault, toConnectError } from "./error-status.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-export const loggerKey = createContextKey<Logger | undefined>(undefined, { description: "per-call logger" });
 
 /**
  * Gives every call a request id (the caller's x-request-id when it is sane, else a new uuid),
@@ -18,7 +16,6 @@ export function callInterceptor(logger: Logger): Interceptor {
     const offered = req.header.get(REQUEST_ID_HEADER);
     const requestId = offered && SAFE_REQUEST_ID.test(offered) ? offered : randomUUID();
     const log = logger.child({ requestId, rpc: `${req.service.typeName}/${req.method.name}` });
-    req.contextValues.set(loggerKey, log);
     const started = performance.now();
     try {
       const res = await next(req);

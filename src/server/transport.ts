@@ -11,7 +11,7 @@ import {
 } from "node:http2";
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { MetricsAccessError } from "../errors.js";
+import { errorCodeOf, MetricsAccessError } from "../errors.js";
 
 type Handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
 
@@ -31,6 +31,8 @@ export interface Transport {
 }
 
 const HTTP2_PREFACE = "PRI * HTTP/2.0";
+/** A client that connects and says nothing is dropped after this. */
+const SNIFF_TIMEOUT_MS = 10_000;
 
 /**
  * One port for every protocol. With TLS, ALPN picks HTTP/2 or HTTP/1.1. In plaintext the first
@@ -58,17 +60,18 @@ export async function listen(options: TransportOptions): Promise<Transport> {
       // Small gRPC frames written through the replaying stream would otherwise wait on Nagle and
       // the peer's delayed ACK: 40 ms a call.
       socket.setNoDelay(true);
-      socket.once("data", (first: Buffer) => {
-        socket.pause();
-        if (first.toString("latin1", 0, HTTP2_PREFACE.length) === HTTP2_PREFACE) {
+      sniff(socket, (first, isHttp2) => {
+        if (isHttp2) {
           h2c.emit("connection", replaying(socket, first));
         } else {
           socket.unshift(first);
           h1.emit("connection", socket);
         }
-        socket.resume();
       });
     });
+    // node:http arms its connection tracking (idle closing, headers and request timeouts) on
+    // "listening"; this server never listens itself, it is handed sockets.
+    h1.emit("listening");
   }
   h2.on("session", (session: Http2Session) => {
     sessions.add(session);
@@ -82,10 +85,9 @@ export async function listen(options: TransportOptions): Promise<Transport> {
   try {
     await once(entry, "listening");
   } catch (err) {
-    const code = err instanceof Error && "code" in err ? String(err.code) : "unknown error";
     throw new MetricsAccessError(
       "unavailable",
-      `[metrics_access] listen ${options.host}:${options.port}: cannot listen (${code})`,
+      `[metrics_access] listen ${options.host}:${options.port}: cannot listen (${errorCodeOf(err, "unknown error")})`,
       {
         reason: "LISTEN_FAILED",
         cause: err,
@@ -104,6 +106,7 @@ export async function listen(options: TransportOptions): Promise<Transport> {
       const idleTimer = setInterval(() => h1.closeIdleConnections(), 100);
       await closed;
       clearInterval(idleTimer);
+      h1.close();
     },
     destroy() {
       for (const session of sessions) session.destroy();
@@ -111,6 +114,30 @@ export async function listen(options: TransportOptions): Promise<Transport> {
       h1.closeAllConnections();
     },
   };
+}
+
+/**
+ * Reads until the first bytes tell HTTP/2's preface from anything else (a preface may arrive
+ * split), then hands the socket over, paused, with the bytes read. Until then nobody else listens
+ * to the socket, so a reset or a silent client is dealt with here.
+ */
+function sniff(socket: Socket, handOver: (first: Buffer, isHttp2: boolean) => void): void {
+  const drop = () => socket.destroy();
+  let seen: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const head = seen.toString("latin1", 0, HTTP2_PREFACE.length);
+    if (head.length < HTTP2_PREFACE.length && HTTP2_PREFACE.startsWith(head)) return;
+    socket.off("data", onData);
+    socket.off("error", drop);
+    socket.setTimeout(0);
+    socket.pause();
+    handOver(seen, head === HTTP2_PREFACE);
+    socket.resume();
+  };
+  socket.on("error", drop);
+  socket.setTimeout(SNIFF_TIMEOUT_MS, drop);
+  socket.on("data", onData);
 }
 
 /**

@@ -94,7 +94,8 @@ export type GetHostMetricResponse = Message<"metricsaccess.v1.GetHostMetricRespo
   hostLabelValue: string;
 
   /**
-   * When the query was evaluated: the sample's timestamp, or the request time when there is no data.
+   * When the query was evaluated: the chosen sample's timestamp (also when its value is NaN), or
+   * the request time when no series came back.
    *
    * @generated from field: google.protobuf.Timestamp evaluation_time = 4;
    */
@@ -209,7 +210,8 @@ export type GetInstanceMetricResponse = Message<"metricsaccess.v1.GetInstanceMet
   instanceLabelValue: string;
 
   /**
-   * When the query was evaluated: the sample's timestamp, or the request time when there is no data.
+   * When the query was evaluated: the chosen sample's timestamp (also when its value is NaN), or
+   * the request time when no series came back.
    *
    * @generated from field: google.protobuf.Timestamp evaluation_time = 4;
    */
