@@ -39,6 +39,8 @@ beforeAll(async () => {
       `--grpc_python_out=${genDir}`,
       `--plugin=protoc-gen-grpc_python=${GRPC_PYTHON_PLUGIN}`,
       "metricsaccess/v1/metrics.proto",
+      "google/rpc/status.proto",
+      "google/rpc/error_details.proto",
     ],
     { cwd: ROOT },
   );
@@ -116,12 +118,19 @@ describe("Python grpcio client with generated stubs", () => {
     expect(notFound).toMatchObject({
       code: "NOT_FOUND",
       error_reason: "HOST_NOT_FOUND",
+      info_reason: "HOST_NOT_FOUND",
+      info_domain: "metricsaccess.v1",
       request_id: requestId,
     });
     expect(notFound?.details).toContain('"no-such-host.example"');
 
     const invalid = lines.get("invalid_argument");
-    expect(invalid).toMatchObject({ code: "INVALID_ARGUMENT", details: "host: required" });
+    expect(invalid).toMatchObject({
+      code: "INVALID_ARGUMENT",
+      details: "host: required",
+      info_reason: "INVALID_FIELD",
+      violated_fields: ["host"],
+    });
 
     const nan = lines.get("nan_vm");
     expect(nan).toMatchObject({ has_value: false, series_count: 1 });

@@ -8,8 +8,9 @@ Usage: client.py GEN_DIR HOST:PORT [REQUEST_ID]
 Prints one JSON object per line, each with a "case" key:
   host_cpu          value of compute-1.example's host CPU usage (mean, 300 s)
   instance_ram      value of vm-a's RAM usage
-  not_found         status code name and details of an unknown host
-  invalid_argument  status code name and details of an empty host
+  not_found         status code name and details of an unknown host, with the google.rpc.ErrorInfo
+                    reason read from grpc-status-details-bin
+  invalid_argument  the same for an empty host, with the google.rpc.BadRequest field
   nan_vm            whether vm-d's RAM usage (NaN in Prometheus) has a value
 """
 
@@ -37,7 +38,23 @@ def main():
 
     import grpc
     from google.protobuf import duration_pb2
+    from google.rpc import error_details_pb2, status_pb2
     from metricsaccess.v1 import metrics_pb2, metrics_pb2_grpc
+
+    def standard_details(trailers):
+        """What Python's grpc_status.rpc_status.from_call does, without the grpcio-status package."""
+        status = status_pb2.Status.FromString(trailers.get("grpc-status-details-bin", b""))
+        found = {}
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                found["info_reason"], found["info_domain"] = info.reason, info.domain
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                found["violated_fields"] = [v.field for v in bad.field_violations]
+        return found
 
     metadata = (("x-request-id", request_id),)
     with grpc.insecure_channel(target) as channel:
@@ -97,6 +114,7 @@ def main():
                     details=err.details(),
                     error_reason=trailers.get("x-error-reason"),
                     request_id=trailers.get("x-request-id"),
+                    **standard_details(trailers),
                 )
 
         response = stub.GetInstanceMetric(
