@@ -47,9 +47,17 @@ export function toConnectError(err: unknown, signal: AbortSignal): ConnectError 
   return new ConnectError("internal error", Code.Internal);
 }
 
-/** Client faults are logged at info, server faults at error. */
+/**
+ * Client faults are logged at info, server faults at error. PERMISSION_DENIED is a server fault
+ * here: callers are not authenticated (yet), so it is always the service's own credentials that
+ * Prometheus, Aetos or Keystone refused.
+ */
 export function isServerFault(code: Code): boolean {
   return (
-    code === Code.Internal || code === Code.Unknown || code === Code.Unavailable || code === Code.DataLoss
+    code === Code.Internal ||
+    code === Code.Unknown ||
+    code === Code.Unavailable ||
+    code === Code.DataLoss ||
+    code === Code.PermissionDenied
   );
 }

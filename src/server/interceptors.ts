@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Interceptor } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "../log.js";
 import { isServerFault, toConnectError } from "./error-status.js";
 
@@ -25,9 +26,14 @@ export function callInterceptor(logger: Logger): Interceptor {
     } catch (err) {
       const status = toConnectError(err, req.signal);
       status.metadata.set(REQUEST_ID_HEADER, requestId);
-      const fields = { code: status.code, durationMs: elapsed(started), err };
-      if (isServerFault(status.code)) log.error(fields, "call failed");
-      else log.info(fields, "call refused");
+      const fields = { code: codeToString(status.code), durationMs: elapsed(started) };
+      // A server fault needs its cause and stack; a refused request only what was wrong with it.
+      if (isServerFault(status.code)) log.error({ ...fields, err }, "call failed");
+      else
+        log.info(
+          { ...fields, reason: status.metadata.get("x-error-reason"), message: status.rawMessage },
+          "call refused",
+        );
       throw status;
     }
   };
