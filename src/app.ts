@@ -5,7 +5,9 @@ import { createDatasource } from "./datasource/create.js";
 import { Health, HealthCheckResponse_ServingStatus } from "./gen/grpc/health/v1/health_pb.js";
 import { MetricsService as MetricsServiceDesc } from "./gen/metricsaccess/v1/metrics_pb.js";
 import type { Logger } from "./log.js";
+import { Catalogue } from "./metrics/catalogue.js";
 import { HostDirectory } from "./metrics/hosts.js";
+import { SeriesNames } from "./metrics/series-names.js";
 import { MetricsService } from "./metrics/service.js";
 import { withSpecGrpcMessage } from "./server/grpc-message.js";
 import { HealthRegistry, healthService } from "./server/health.js";
@@ -34,7 +36,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     loadTargets: (options) => datasource.activeTargets(options),
     minRefreshIntervalMs: config.server.targetRefreshIntervalMs,
   });
-  const service = new MetricsService(datasource, hosts);
+  const seriesNames = new SeriesNames({
+    load: (options) => datasource.seriesNames(options),
+    maxAgeMs: config.server.seriesRefreshIntervalMs,
+  });
+  const catalogue = new Catalogue(config.metrics);
+  const service = new MetricsService({ datasource, hosts, catalogue, seriesNames });
   const health = new HealthRegistry();
   health.setStatus(MetricsServiceDesc.typeName, HealthCheckResponse_ServingStatus.SERVING);
   const shutdown = new AbortController();

@@ -10,9 +10,46 @@ export type ErrorCode =
   | "unavailable"
   | "internal";
 
+/**
+ * Every google.rpc.ErrorInfo reason the service sends, stable names a program can branch on. The
+ * proto's service comment lists each of them (a unit test holds the two together), except the
+ * start-up-only ones below, which end the process instead of reaching a caller.
+ */
+export const ERROR_REASONS = [
+  "INVALID_FIELD",
+  "UNKNOWN_METRIC",
+  "HOST_NOT_FOUND",
+  "HOST_AMBIGUOUS",
+  "SERIES_ABSENT",
+  "UPSTREAM_UNAUTHORIZED",
+  "UPSTREAM_FORBIDDEN",
+  "UPSTREAM_EXPECTS_TLS",
+  "UPSTREAM_REJECTED_QUERY",
+  "UPSTREAM_NOT_FOUND",
+  "UPSTREAM_MALFORMED",
+  "UPSTREAM_FAILED",
+  "UPSTREAM_UNREACHABLE",
+  "KEYSTONE_REFUSED",
+  "KEYSTONE_BAD_REQUEST",
+  "KEYSTONE_FAILED",
+  "KEYSTONE_MALFORMED",
+  "CATALOG_NO_ENDPOINT",
+  "CATALOG_BAD_URL",
+  "LISTEN_FAILED",
+] as const;
+
+export type ErrorReason = (typeof ERROR_REASONS)[number];
+
+/** Reasons raised only while the service starts: they end the process and never reach a caller. */
+export const STARTUP_ONLY_REASONS: ReadonlySet<ErrorReason> = new Set([
+  "CATALOG_NO_ENDPOINT",
+  "CATALOG_BAD_URL",
+  "LISTEN_FAILED",
+]);
+
 export interface MetricsAccessErrorOptions {
-  /** A stable UPPER_SNAKE reason a program can branch on, e.g. `HOST_NOT_FOUND`. */
-  reason: string;
+  /** A stable UPPER_SNAKE reason a program can branch on. */
+  reason: ErrorReason;
   /** The request field at fault, for invalid_argument. */
   field?: string;
   /** The underlying error, for logs only: never sent to a caller. */
@@ -26,7 +63,7 @@ export interface MetricsAccessErrorOptions {
 export class MetricsAccessError extends Error {
   override readonly name = "MetricsAccessError";
   readonly code: ErrorCode;
-  readonly reason: string;
+  readonly reason: ErrorReason;
   readonly field: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: MetricsAccessErrorOptions) {

@@ -95,6 +95,15 @@ export class PrometheusHttpClient {
     }));
   }
 
+  /** GET /api/v1/label/__name__/values: every series name the server holds (Watcher's list_metrics). */
+  async seriesNames(options: RequestOptions = {}): Promise<string[]> {
+    const data = await this.#get("label/__name__/values", {}, options);
+    if (!Array.isArray(data) || !data.every((name) => typeof name === "string")) {
+      throw malformed(this.#options.upstream, "label values answer is not a list of strings");
+    }
+    return data;
+  }
+
   /** GET /api/v1/<endpoint>; returns the envelope's `data`. */
   async #get(
     endpoint: string,
@@ -102,7 +111,8 @@ export class PrometheusHttpClient {
     options: RequestOptions = {},
   ): Promise<unknown> {
     const { upstream, rootPath, authorization } = this.#options;
-    const path = `${rootPath}/api/v1/${endpoint}?${new URLSearchParams(params).toString()}`;
+    const query = new URLSearchParams(params).toString();
+    const path = `${rootPath}/api/v1/${endpoint}${query === "" ? "" : `?${query}`}`;
     const headers: Record<string, string> = {
       accept: "application/json",
       "user-agent": "metrics-access",

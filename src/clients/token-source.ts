@@ -1,3 +1,4 @@
+import { SingleFlight } from "../single-flight.js";
 import type { KeystoneToken } from "./keystone.js";
 
 /** keystoneauth renews a token that has less than this left (BaseIdentityPlugin.MIN_TOKEN_LIFE_SECONDS). */
@@ -23,7 +24,7 @@ export class TokenSource {
   readonly #now: () => number;
   readonly #onRenewalFailure: (err: unknown, token: KeystoneToken) => void;
   #current: KeystoneToken | undefined;
-  #issuing: Promise<KeystoneToken> | undefined;
+  readonly #issuing = new SingleFlight<KeystoneToken>();
 
   constructor(issue: () => Promise<KeystoneToken>, options: TokenSourceOptions = {}) {
     this.#issue = issue;
@@ -36,7 +37,11 @@ export class TokenSource {
     const current = this.#current;
     const left = current ? current.expiresAt - this.#now() : 0;
     if (current && left > RENEW_BEFORE_MS) return current;
-    const issuing = this.#issuing ?? this.#startIssue();
+    const issuing = this.#issuing.run(async () => {
+      const token = await this.#issue();
+      this.#current = token;
+      return token;
+    });
     if (current && left > STILL_USABLE_MS) {
       issuing.catch((err: unknown) => this.#onRenewalFailure(err, current));
       return current;
@@ -47,17 +52,5 @@ export class TokenSource {
   /** Forgets `token` if it is still the cached one (a 401 from Aetos): the next call issues anew. */
   invalidate(token: KeystoneToken): void {
     if (this.#current === token) this.#current = undefined;
-  }
-
-  #startIssue(): Promise<KeystoneToken> {
-    this.#issuing = this.#issue()
-      .then((token) => {
-        this.#current = token;
-        return token;
-      })
-      .finally(() => {
-        this.#issuing = undefined;
-      });
-    return this.#issuing;
   }
 }

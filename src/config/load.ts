@@ -1,6 +1,8 @@
 import { isIPv6 } from "node:net";
 import { errorCodeOf } from "../errors.js";
+import { buildCatalogue } from "../metrics/catalogue-build.js";
 import { type IniSections, parseIni } from "./ini.js";
+import { isMetricEnvironmentName, readMetricSections } from "./metric-sections.js";
 import { OptionReader } from "./options.js";
 import { environmentName, OPTIONS, SERVICE_SECTION } from "./schema.js";
 import type {
@@ -59,7 +61,11 @@ export function loadConfig(input: ConfigInput): Config {
     }
   }
   for (const name of Object.keys(input.env)) {
-    if (name.startsWith("METRICS_ACCESS__") && !OPTIONS.some((o) => environmentName(o) === name)) {
+    if (
+      name.startsWith("METRICS_ACCESS__") &&
+      !OPTIONS.some((o) => environmentName(o) === name) &&
+      !isMetricEnvironmentName(name)
+    ) {
       problems.push(`environment ${name}: no such option (the rule is METRICS_ACCESS__<SECTION>__<OPTION>)`);
     }
   }
@@ -68,8 +74,12 @@ export function loadConfig(input: ConfigInput): Config {
   const server = readServer(reader);
   const datasource = chooseDatasource(reader) === "aetos" ? readAetos(reader) : readPrometheus(reader);
   problems.push(...reader.problems);
+  const metricSections = readMetricSections(sections, input.env);
+  problems.push(...metricSections.problems);
+  const catalogue = buildCatalogue(metricSections.overrides);
+  problems.push(...catalogue.problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze({ server, datasource });
+  return deepFreeze({ server, datasource, metrics: catalogue.metrics });
 }
 
 function configFiles(input: ConfigInput, problems: string[]): string[] {
@@ -108,6 +118,7 @@ function readServer(r: OptionReader): ServerConfig {
     logLevel: (r.string(SERVICE_SECTION, "log_level") ?? "info") as LogLevel,
     shutdownGraceMs: r.number(SERVICE_SECTION, "shutdown_grace_period", 0) * 1000,
     targetRefreshIntervalMs: r.number(SERVICE_SECTION, "target_refresh_interval", 0) * 1000,
+    seriesRefreshIntervalMs: r.number(SERVICE_SECTION, "series_refresh_interval", 0) * 1000,
   };
 }
 

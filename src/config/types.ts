@@ -1,7 +1,11 @@
+import type { MetricDefinition } from "../metrics/catalogue.js";
+
 /** The validated, immutable configuration every other module receives. Nothing else reads files or env. */
 export interface Config {
   readonly server: ServerConfig;
   readonly datasource: PrometheusSourceConfig | AetosSourceConfig;
+  /** The metric catalogue: the built-ins merged with the `[metric.<name>]` sections. */
+  readonly metrics: readonly MetricDefinition[];
 }
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -13,6 +17,7 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
   readonly targetRefreshIntervalMs: number;
+  readonly seriesRefreshIntervalMs: number;
 }
 
 /** PEM material read at start-up; absent members mean the system default (system CAs, no client cert). */

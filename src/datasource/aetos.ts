@@ -108,6 +108,10 @@ export class AetosDatasource implements Datasource {
     return this.#withToken(options, (request) => this.#client.activeTargets(request));
   }
 
+  seriesNames(options: CallOptions): Promise<string[]> {
+    return this.#withToken(options, (request) => this.#client.seriesNames(request));
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.#client.close(), this.#keystone.close()]);
   }

@@ -18,5 +18,7 @@ export interface Datasource {
   readonly labels: MetricLabels;
   instantQuery(promql: string, options: CallOptions): Promise<Sample[]>;
   activeTargets(options: CallOptions): Promise<ActiveTarget[]>;
+  /** Every series name the backend holds. */
+  seriesNames(options: CallOptions): Promise<string[]>;
   close(): Promise<void>;
 }

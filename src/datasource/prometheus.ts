@@ -29,6 +29,10 @@ export class PrometheusDatasource implements Datasource {
     return this.#client.activeTargets(options);
   }
 
+  seriesNames(options: CallOptions): Promise<string[]> {
+    return this.#client.seriesNames(options);
+  }
+
   close(): Promise<void> {
     return this.#client.close();
   }

@@ -1,6 +1,7 @@
 import { abortable } from "../abortable.js";
 import type { ActiveTarget, CallOptions } from "../datasource/datasource.js";
 import { MetricsAccessError } from "../errors.js";
+import { SingleFlight } from "../single-flight.js";
 
 /** A value of the host label and the active targets that carry it. */
 export interface HostEntry {
@@ -35,7 +36,7 @@ export class HostDirectory {
   readonly #options: HostDirectoryOptions;
   readonly #now: () => number;
   #snapshot: Snapshot | undefined;
-  #loading: Promise<Snapshot> | undefined;
+  readonly #loading = new SingleFlight<Snapshot>();
 
   constructor(options: HostDirectoryOptions) {
     this.#options = options;
@@ -80,18 +81,12 @@ export class HostDirectory {
 
   /** One load at a time, shared by every caller; a caller's cancel stops its wait, not the load. */
   async #reload(options: CallOptions): Promise<Snapshot> {
-    if (!this.#loading) {
-      this.#loading = this.#options
-        .loadTargets({})
-        .then((targets) => {
-          this.#snapshot = buildSnapshot(targets, this.#options.label, this.#now());
-          return this.#snapshot;
-        })
-        .finally(() => {
-          this.#loading = undefined;
-        });
-    }
-    return await abortable(this.#loading, options.signal);
+    const loading = this.#loading.run(async () => {
+      const targets = await this.#options.loadTargets({});
+      this.#snapshot = buildSnapshot(targets, this.#options.label, this.#now());
+      return this.#snapshot;
+    });
+    return await abortable(loading, options.signal);
   }
 }
 

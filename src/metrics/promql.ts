@@ -1,8 +1,22 @@
 /**
  * The only code that writes PromQL text. Label values become string literals that no input can
- * break out of; label names and numbers are validated before they get here.
+ * break out of; label names, series names and numbers are validated before they get here.
  */
 export type PromqlAggregate = "avg" | "max" | "min";
+
+/**
+ * The placeholders a catalogue template may use:
+ *   {{matcher}} the resource's label matcher, e.g. fqdn='compute-1.example' (value escaped)
+ *   {{label}}   the label name alone, for `by (…)`
+ *   {{agg}}     avg | max | min
+ *   {{period}}  whole seconds
+ *   {{vcpus}}   the instance's vCPU count (instance metrics only)
+ */
+export const TEMPLATE_PLACEHOLDERS = ["matcher", "label", "agg", "period", "vcpus"] as const;
+export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
+
+/** The placeholder of a built-in template that the `series` option replaces. */
+export const SERIES_PLACEHOLDER = "series";
 
 export interface TemplateValues {
   readonly agg: PromqlAggregate;
@@ -22,8 +36,8 @@ export function renderTemplate(template: string, values: TemplateValues): string
         return values.agg;
       case "label":
         return values.label;
-      case "value":
-        return quoteLabelValue(values.value);
+      case "matcher":
+        return `${values.label}=${quoteLabelValue(values.value)}`;
       case "period":
         return String(values.period);
       case "vcpus":
@@ -33,6 +47,11 @@ export function renderTemplate(template: string, values: TemplateValues): string
         throw new Error(`unknown template placeholder {{${name}}}`);
     }
   });
+}
+
+/** A built-in template with its {{series}} filled in by a (validated) series name. */
+export function withSeries(template: string, series: string): string {
+  return template.replaceAll(`{{${SERIES_PLACEHOLDER}}}`, series);
 }
 
 /** The placeholders a template uses, so that the catalogue can be checked without rendering. */

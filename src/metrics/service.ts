@@ -1,21 +1,22 @@
 import type { CallOptions, Datasource, Sample } from "../datasource/datasource.js";
 import { MetricsAccessError } from "../errors.js";
-import { METRICS, type MetricDefinition, type MetricName, type Subject, type Unit } from "./catalogue.js";
+import type { Catalogue, MetricDefinition, Subject } from "./catalogue.js";
 import type { HostDirectory, HostEntry } from "./hosts.js";
 import { type PromqlAggregate, renderTemplate } from "./promql.js";
+import type { SeriesNames } from "./series-names.js";
 
 export type Aggregate = "mean" | "max" | "min" | "count";
 
 export interface HostMetricQuery {
   readonly host: string;
-  readonly metric: MetricName;
+  readonly metric: string;
   readonly periodSeconds: number;
   readonly aggregate: Aggregate;
 }
 
 export interface InstanceMetricQuery {
   readonly instanceId: string;
-  readonly metric: MetricName;
+  readonly metric: string;
   readonly periodSeconds: number;
   readonly aggregate: Aggregate;
   /** 0 means unknown; Watcher assumes 1. */
@@ -23,9 +24,11 @@ export interface InstanceMetricQuery {
 }
 
 export interface MetricAnswer {
+  readonly metric: string;
   /** Undefined when Prometheus has no data (an empty vector, or NaN). */
   readonly value: number | undefined;
-  readonly unit: Unit;
+  readonly unit: string;
+  readonly labelName: string;
   readonly labelValue: string;
   /** Unix milliseconds. */
   readonly evaluationTime: number;
@@ -39,45 +42,68 @@ export interface HostPage {
   readonly nextAfter: string | undefined;
 }
 
+/** A catalogue entry as this backend sees it. */
+export interface MetricStatus {
+  readonly definition: MetricDefinition;
+  /** The label that selects the resource: the metric's own, or the datasource section's. */
+  readonly labelName: string;
+  /** The series the metric reads that the backend does not hold; empty when it can serve it. */
+  readonly missingSeries: readonly string[];
+}
+
+export interface MetricsServiceParts {
+  readonly datasource: Datasource;
+  readonly hosts: HostDirectory;
+  readonly catalogue: Catalogue;
+  readonly seriesNames: SeriesNames;
+  readonly now?: () => number;
+}
+
 const AGGREGATES: Record<Aggregate, PromqlAggregate> = { mean: "avg", max: "max", min: "min", count: "avg" };
 const INVERTED: Record<PromqlAggregate, PromqlAggregate> = { avg: "avg", max: "min", min: "max" };
 
-/** The use cases: resolve the subject, build Watcher's query, run it, shape the answer. */
+/** The use cases: resolve the subject, build the metric's query, run it, shape the answer. */
 export class MetricsService {
   readonly #datasource: Datasource;
   readonly #hosts: HostDirectory;
+  readonly #catalogue: Catalogue;
+  readonly #seriesNames: SeriesNames;
   readonly #now: () => number;
 
-  constructor(datasource: Datasource, hosts: HostDirectory, now: () => number = Date.now) {
-    this.#datasource = datasource;
-    this.#hosts = hosts;
-    this.#now = now;
+  constructor(parts: MetricsServiceParts) {
+    this.#datasource = parts.datasource;
+    this.#hosts = parts.hosts;
+    this.#catalogue = parts.catalogue;
+    this.#seriesNames = parts.seriesNames;
+    this.#now = parts.now ?? Date.now;
   }
 
   async hostMetric(query: HostMetricQuery, options: CallOptions = {}): Promise<MetricAnswer> {
-    const source = sourceOf(query.metric, "host");
+    const definition = this.#definition(query.metric, "host");
     const labelValue = await this.#hosts.resolve(query.host, options);
     let agg = AGGREGATES[query.aggregate];
-    if (source.invertMinMax) agg = INVERTED[agg];
-    const promql = renderTemplate(source.template, {
+    if (definition.invertMinMax) agg = INVERTED[agg];
+    const label = this.#labelOf(definition);
+    const promql = renderTemplate(definition.template, {
       agg,
-      label: this.#datasource.labels.fqdn,
+      label,
       value: labelValue,
       period: query.periodSeconds,
     });
-    return await this.#run(promql, source.unit, labelValue, options);
+    return await this.#run(definition, promql, label, labelValue, options);
   }
 
   async instanceMetric(query: InstanceMetricQuery, options: CallOptions = {}): Promise<MetricAnswer> {
-    const source = sourceOf(query.metric, "instance");
-    const promql = renderTemplate(source.template, {
+    const definition = this.#definition(query.metric, "instance");
+    const label = this.#labelOf(definition);
+    const promql = renderTemplate(definition.template, {
       agg: AGGREGATES[query.aggregate],
-      label: this.#datasource.labels.instanceUuid,
+      label,
       value: query.instanceId,
       period: query.periodSeconds,
       vcpus: query.vcpus > 0 ? query.vcpus : 1,
     });
-    return await this.#run(promql, source.unit, query.instanceId, options);
+    return await this.#run(definition, promql, label, query.instanceId, options);
   }
 
   /** Hosts sorted by label value, `pageSize` at a time, continuing after the label value `after`. */
@@ -90,46 +116,80 @@ export class MetricsService {
     return { hosts, nextAfter: more && last ? last.labelValue : undefined };
   }
 
-  async #run(promql: string, unit: Unit, labelValue: string, options: CallOptions): Promise<MetricAnswer> {
+  /** The catalogue, or one subject of it, with what this backend can serve now. */
+  async listMetrics(subject: Subject | undefined, options: CallOptions = {}): Promise<MetricStatus[]> {
+    const definitions = this.#catalogue.list(subject);
+    const statuses: MetricStatus[] = [];
+    for (const definition of definitions) {
+      statuses.push({
+        definition,
+        labelName: this.#labelOf(definition),
+        missingSeries: await this.#seriesNames.missing(definition.series, options),
+      });
+    }
+    return statuses;
+  }
+
+  #definition(metric: string, subject: Subject): MetricDefinition {
+    const definition = this.#catalogue.get(metric);
+    if (definition?.subject === subject) return definition;
+    const known = this.#catalogue
+      .list(subject)
+      .map((d) => d.name)
+      .join(", ");
+    const what =
+      definition === undefined
+        ? `unknown ${subject} metric ${JSON.stringify(metric)}`
+        : `${metric} is ${definition.subject === "instance" ? "an instance" : "a host"} metric, not a ${subject} metric`;
+    throw new MetricsAccessError(
+      "invalid_argument",
+      `metric: ${what}; the ${subject} metrics are: ${known}`,
+      {
+        reason: "UNKNOWN_METRIC",
+        field: "metric",
+      },
+    );
+  }
+
+  #labelOf(definition: MetricDefinition): string {
+    const labels = this.#datasource.labels;
+    return definition.label ?? (definition.subject === "host" ? labels.fqdn : labels.instanceUuid);
+  }
+
+  async #run(
+    definition: MetricDefinition,
+    promql: string,
+    labelName: string,
+    labelValue: string,
+    options: CallOptions,
+  ): Promise<MetricAnswer> {
     const askedAt = this.#now();
     const samples = await this.#datasource.instantQuery(promql, options);
+    if (samples.length === 0) await this.#requireSeries(definition, options);
     const chosen = firstByLabels(samples);
     return {
+      metric: definition.name,
       value: chosen === undefined ? undefined : parseSampleValue(chosen.value),
-      unit,
+      unit: definition.unit,
+      labelName,
       labelValue,
       evaluationTime: chosen === undefined ? askedAt : Math.round(chosen.timestamp * 1000),
       query: promql,
       seriesCount: samples.length,
     };
   }
-}
 
-/** A metric that has a Prometheus source: its template, unit and inversion rule. */
-interface MetricSource {
-  readonly template: string;
-  readonly unit: Unit;
-  readonly invertMinMax: boolean;
-}
-
-function sourceOf(metric: MetricName, subject: Subject): MetricSource {
-  const definition: MetricDefinition = METRICS[metric];
-  if (definition.subject !== subject) {
-    throw new MetricsAccessError("invalid_argument", `metric: ${metric} is not a ${subject} metric`, {
-      reason: "INVALID_FIELD",
-      field: "metric",
-    });
-  }
-  if (definition.template === undefined || definition.unit === undefined) {
+  /** An empty answer is "no data" only if the series exist at all; otherwise the source is wrong. */
+  async #requireSeries(definition: MetricDefinition, options: CallOptions): Promise<void> {
+    const missing = await this.#seriesNames.missing(definition.series, options);
+    if (missing.length === 0) return;
+    const option = definition.seriesReplaceable ? "series or template" : "template";
     throw new MetricsAccessError(
       "failed_precondition",
-      `metric ${metric} ${definition.unavailable ?? "has no source"}`,
-      {
-        reason: "METRIC_NOT_AVAILABLE",
-      },
+      `metric ${definition.name} reads ${missing.join(", ")}, which ${this.#datasource.name === "aetos" ? "Aetos" : "Prometheus"} does not hold; [metric.${definition.name}] ${option} changes its source (docs/metrics.md)`,
+      { reason: "SERIES_ABSENT" },
     );
   }
-  return { template: definition.template, unit: definition.unit, invertMinMax: definition.invertMinMax };
 }
 
 /**

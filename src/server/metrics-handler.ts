@@ -1,18 +1,42 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { MetricsService as MetricsServiceDesc } from "../gen/metricsaccess/v1/metrics_pb.js";
-import type { MetricAnswer, MetricsService } from "../metrics/service.js";
+import type { MetricDescriptorSchema, MetricValueSchema } from "../gen/metricsaccess/v1/metrics_pb.js";
+import {
+  Availability,
+  MetricOrigin,
+  type MetricsService as MetricsServiceDesc,
+  type MetricValue,
+  Subject,
+  TargetHealth,
+} from "../gen/metricsaccess/v1/metrics_pb.js";
+import type { MetricOrigin as DomainOrigin, Subject as DomainSubject } from "../metrics/catalogue.js";
+import type { MetricAnswer, MetricStatus, MetricsService } from "../metrics/service.js";
 import * as valid from "./request-validation.js";
 
+const HEALTH: Readonly<Record<string, TargetHealth>> = {
+  up: TargetHealth.UP,
+  down: TargetHealth.DOWN,
+  unknown: TargetHealth.UNKNOWN,
+};
+
+const SUBJECTS: Record<DomainSubject, Subject> = { host: Subject.HOST, instance: Subject.INSTANCE };
+
+const ORIGINS: Record<DomainOrigin, MetricOrigin> = {
+  built_in: MetricOrigin.BUILT_IN,
+  overridden: MetricOrigin.OVERRIDDEN,
+  configured: MetricOrigin.CONFIGURED,
+};
+
 /**
- * The gRPC face of the metrics service: validate fields (errors name them), map enums to Watcher's
- * names, call the use case with the caller's abort signal, shape the answer.
+ * The gRPC face of the metrics service: validate fields (errors name them), call the use case with
+ * the caller's abort signal, shape the answer.
  */
 export function metricsHandler(service: MetricsService): ServiceImpl<typeof MetricsServiceDesc> {
   return {
     async getHostMetric(req, ctx) {
       const host = valid.requiredName("host", req.host);
-      const metric = valid.hostMetric(req.metric);
+      const metric = valid.metricName(req.metric);
       const periodSeconds = valid.period(req.period);
       const aggregate = valid.aggregate(req.aggregate);
       valid.granularity(req.granularity);
@@ -20,12 +44,12 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
         { host, metric, periodSeconds, aggregate },
         { signal: ctx.signal },
       );
-      return { ...shape(answer), hostLabelValue: answer.labelValue };
+      return { result: metricValue(answer) };
     },
 
     async getInstanceMetric(req, ctx) {
       const instanceId = valid.requiredName("instance_id", req.instanceId);
-      const metric = valid.instanceMetric(req.metric);
+      const metric = valid.metricName(req.metric);
       const periodSeconds = valid.period(req.period);
       const aggregate = valid.aggregate(req.aggregate);
       valid.granularity(req.granularity);
@@ -33,7 +57,7 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
         { instanceId, metric, periodSeconds, aggregate, vcpus: req.vcpus },
         { signal: ctx.signal },
       );
-      return { ...shape(answer), instanceLabelValue: answer.labelValue };
+      return { result: metricValue(answer) };
     },
 
     async listHosts(req, ctx) {
@@ -44,20 +68,52 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
         hosts: page.hosts.map((h) => ({
           labelValue: h.labelValue,
           shortName: h.shortName,
-          targets: h.targets.map((t) => ({ job: t.job, instance: t.instance, health: t.health })),
+          targets: h.targets.map((t) => ({
+            job: t.job,
+            instance: t.instance,
+            health: HEALTH[t.health] ?? TargetHealth.UNSPECIFIED,
+          })),
         })),
         nextPageToken: valid.encodePageToken(page.nextAfter),
       };
     },
+
+    async listMetrics(req, ctx) {
+      const subject = valid.subjectFilter(req.subject);
+      const statuses = await service.listMetrics(subject, { signal: ctx.signal });
+      return { metrics: statuses.map(metricDescriptor) };
+    },
   };
 }
 
-function shape(answer: MetricAnswer) {
+/** The one shape of a value, shared by every answer that carries one. */
+function metricValue(answer: MetricAnswer): MessageInitShape<typeof MetricValueSchema> {
   return {
+    metric: answer.metric,
     ...(answer.value !== undefined && { value: answer.value }),
-    unit: valid.UNITS[answer.unit],
+    unit: answer.unit,
+    labelName: answer.labelName,
+    labelValue: answer.labelValue,
     evaluationTime: timestampFromMs(answer.evaluationTime),
     query: answer.query,
     seriesCount: answer.seriesCount,
+  };
+}
+
+function metricDescriptor(status: MetricStatus): MessageInitShape<typeof MetricDescriptorSchema> {
+  const d = status.definition;
+  return {
+    name: d.name,
+    subject: SUBJECTS[d.subject],
+    unit: d.unit,
+    description: d.description,
+    template: d.template,
+    labelName: status.labelName,
+    series: [...d.series],
+    origin: ORIGINS[d.origin],
+    invertsMinMax: d.invertMinMax,
+    availability: status.missingSeries.length === 0 ? Availability.AVAILABLE : Availability.SERIES_ABSENT,
+    missingSeries: [...status.missingSeries],
+    configSection: `metric.${d.name}`,
   };
 }

@@ -1,7 +1,7 @@
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "../errors.js";
-import { Aggregate, HostMetric, InstanceMetric, Unit } from "../gen/metricsaccess/v1/metrics_pb.js";
-import type { Unit as DomainUnit, MetricName } from "../metrics/catalogue.js";
+import { Aggregate, Subject } from "../gen/metricsaccess/v1/metrics_pb.js";
+import type { Subject as DomainSubject } from "../metrics/catalogue.js";
 import type { Aggregate as DomainAggregate } from "../metrics/service.js";
 
 export const DEFAULT_PERIOD_SECONDS = 300;
@@ -12,23 +12,6 @@ export const MAX_PAGE_SIZE = 1000;
 /** A UTF-16 half without its other half cannot be sent as UTF-8 to Prometheus. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-const HOST_METRICS: Partial<Record<HostMetric, MetricName>> = {
-  [HostMetric.CPU_USAGE]: "host_cpu_usage",
-  [HostMetric.RAM_USAGE]: "host_ram_usage",
-  [HostMetric.OUTLET_TEMP]: "host_outlet_temp",
-  [HostMetric.INLET_TEMP]: "host_inlet_temp",
-  [HostMetric.AIRFLOW]: "host_airflow",
-  [HostMetric.POWER]: "host_power",
-};
-
-const INSTANCE_METRICS: Partial<Record<InstanceMetric, MetricName>> = {
-  [InstanceMetric.CPU_USAGE]: "instance_cpu_usage",
-  [InstanceMetric.RAM_USAGE]: "instance_ram_usage",
-  [InstanceMetric.RAM_ALLOCATED]: "instance_ram_allocated",
-  [InstanceMetric.L3_CACHE_USAGE]: "instance_l3_cache_usage",
-  [InstanceMetric.ROOT_DISK_SIZE]: "instance_root_disk_size",
-};
-
 const AGGREGATES: Partial<Record<Aggregate, DomainAggregate>> = {
   [Aggregate.UNSPECIFIED]: "mean",
   [Aggregate.MEAN]: "mean",
@@ -37,11 +20,9 @@ const AGGREGATES: Partial<Record<Aggregate, DomainAggregate>> = {
   [Aggregate.COUNT]: "count",
 };
 
-export const UNITS: Record<DomainUnit, Unit> = {
-  percent: Unit.PERCENT,
-  kibibyte: Unit.KIBIBYTE,
-  megabyte: Unit.MEGABYTE,
-  gigabyte: Unit.GIGABYTE,
+const SUBJECTS: Partial<Record<Subject, DomainSubject>> = {
+  [Subject.HOST]: "host",
+  [Subject.INSTANCE]: "instance",
 };
 
 /** A required name (host or instance id): present, well-formed Unicode, not absurdly long. */
@@ -52,14 +33,15 @@ export function requiredName(field: string, value: string): string {
   return value;
 }
 
-export function hostMetric(value: HostMetric): MetricName {
-  if (value === HostMetric.UNSPECIFIED) throw invalidArgument("metric", "required");
-  return HOST_METRICS[value] ?? unknownEnum("metric", value);
+/** A metric's name: present and sane; whether the catalogue knows it is the service's to say. */
+export function metricName(value: string): string {
+  return requiredName("metric", value);
 }
 
-export function instanceMetric(value: InstanceMetric): MetricName {
-  if (value === InstanceMetric.UNSPECIFIED) throw invalidArgument("metric", "required");
-  return INSTANCE_METRICS[value] ?? unknownEnum("metric", value);
+/** The subject filter of ListMetrics; unset means every subject. */
+export function subjectFilter(value: Subject): DomainSubject | undefined {
+  if (value === Subject.UNSPECIFIED) return undefined;
+  return SUBJECTS[value] ?? unknownEnum("subject", value);
 }
 
 export function aggregate(value: Aggregate): DomainAggregate {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file metricsaccess/v1/metrics.proto.
  */
 export const file_metricsaccess_v1_metrics: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tZXRyaWNzYWNjZXNzL3YxL21ldHJpY3MucHJvdG8SEG1ldHJpY3NhY2Nlc3MudjEi3QEKFEdldEhvc3RNZXRyaWNSZXF1ZXN0EgwKBGhvc3QYASABKAkSLAoGbWV0cmljGAIgASgOMhwubWV0cmljc2FjY2Vzcy52MS5Ib3N0TWV0cmljEikKBnBlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCglhZ2dyZWdhdGUYBCABKA4yGy5tZXRyaWNzYWNjZXNzLnYxLkFnZ3JlZ2F0ZRIuCgtncmFudWxhcml0eRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLPAQoVR2V0SG9zdE1ldHJpY1Jlc3BvbnNlEhIKBXZhbHVlGAEgASgBSACIAQESJAoEdW5pdBgCIAEoDjIWLm1ldHJpY3NhY2Nlc3MudjEuVW5pdBIYChBob3N0X2xhYmVsX3ZhbHVlGAMgASgJEjMKD2V2YWx1YXRpb25fdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFcXVlcnkYBSABKAkSFAoMc2VyaWVzX2NvdW50GAYgASgNQggKBl92YWx1ZSL7AQoYR2V0SW5zdGFuY2VNZXRyaWNSZXF1ZXN0EhMKC2luc3RhbmNlX2lkGAEgASgJEjAKBm1ldHJpYxgCIAEoDjIgLm1ldHJpY3NhY2Nlc3MudjEuSW5zdGFuY2VNZXRyaWMSKQoGcGVyaW9kGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCWFnZ3JlZ2F0ZRgEIAEoDjIbLm1ldHJpY3NhY2Nlc3MudjEuQWdncmVnYXRlEg0KBXZjcHVzGAUgASgNEi4KC2dyYW51bGFyaXR5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uItcBChlHZXRJbnN0YW5jZU1ldHJpY1Jlc3BvbnNlEhIKBXZhbHVlGAEgASgBSACIAQESJAoEdW5pdBgCIAEoDjIWLm1ldHJpY3NhY2Nlc3MudjEuVW5pdBIcChRpbnN0YW5jZV9sYWJlbF92YWx1ZRgDIAEoCRIzCg9ldmFsdWF0aW9uX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXF1ZXJ5GAUgASgJEhQKDHNlcmllc19jb3VudBgGIAEoDUIICgZfdmFsdWUiOQoQTGlzdEhvc3RzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJTChFMaXN0SG9zdHNSZXNwb25zZRIlCgVob3N0cxgBIAMoCzIWLm1ldHJpY3NhY2Nlc3MudjEuSG9zdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWgoESG9zdBITCgtsYWJlbF92YWx1ZRgBIAEoCRISCgpzaG9ydF9uYW1lGAIgASgJEikKB3RhcmdldHMYAyADKAsyGC5tZXRyaWNzYWNjZXNzLnYxLlRhcmdldCI3CgZUYXJnZXQSCwoDam9iGAEgASgJEhAKCGluc3RhbmNlGAIgASgJEg4KBmhlYWx0aBgDIAEoCSrIAQoKSG9zdE1ldHJpYxIbChdIT1NUX01FVFJJQ19VTlNQRUNJRklFRBAAEhkKFUhPU1RfTUVUUklDX0NQVV9VU0FHRRABEhkKFUhPU1RfTUVUUklDX1JBTV9VU0FHRRACEhsKF0hPU1RfTUVUUklDX09VVExFVF9URU1QEAMSGgoWSE9TVF9NRVRSSUNfSU5MRVRfVEVNUBAEEhcKE0hPU1RfTUVUUklDX0FJUkZMT1cQBRIVChFIT1NUX01FVFJJQ19QT1dFUhAGKtoBCg5JbnN0YW5jZU1ldHJpYxIfChtJTlNUQU5DRV9NRVRSSUNfVU5TUEVDSUZJRUQQABIdChlJTlNUQU5DRV9NRVRSSUNfQ1BVX1VTQUdFEAESHQoZSU5TVEFOQ0VfTUVUUklDX1JBTV9VU0FHRRACEiEKHUlOU1RBTkNFX01FVFJJQ19SQU1fQUxMT0NBVEVEEAMSIgoeSU5TVEFOQ0VfTUVUUklDX0wzX0NBQ0hFX1VTQUdFEAQSIgoeSU5TVEFOQ0VfTUVUUklDX1JPT1RfRElTS19TSVpFEAUqdQoJQWdncmVnYXRlEhkKFUFHR1JFR0FURV9VTlNQRUNJRklFRBAAEhIKDkFHR1JFR0FURV9NRUFOEAESEQoNQUdHUkVHQVRFX01BWBACEhEKDUFHR1JFR0FURV9NSU4QAxITCg9BR0dSRUdBVEVfQ09VTlQQBCpnCgRVbml0EhQKEFVOSVRfVU5TUEVDSUZJRUQQABIQCgxVTklUX1BFUkNFTlQQARIRCg1VTklUX0tJQklCWVRFEAISEQoNVU5JVF9NRUdBQllURRADEhEKDVVOSVRfR0lHQUJZVEUQBDK2AgoOTWV0cmljc1NlcnZpY2USYAoNR2V0SG9zdE1ldHJpYxImLm1ldHJpY3NhY2Nlc3MudjEuR2V0SG9zdE1ldHJpY1JlcXVlc3QaJy5tZXRyaWNzYWNjZXNzLnYxLkdldEhvc3RNZXRyaWNSZXNwb25zZRJsChFHZXRJbnN0YW5jZU1ldHJpYxIqLm1ldHJpY3NhY2Nlc3MudjEuR2V0SW5zdGFuY2VNZXRyaWNSZXF1ZXN0GisubWV0cmljc2FjY2Vzcy52MS5HZXRJbnN0YW5jZU1ldHJpY1Jlc3BvbnNlElQKCUxpc3RIb3N0cxIiLm1ldHJpY3NhY2Nlc3MudjEuTGlzdEhvc3RzUmVxdWVzdBojLm1ldHJpY3NhY2Nlc3MudjEuTGlzdEhvc3RzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch5tZXRyaWNzYWNjZXNzL3YxL21ldHJpY3MucHJvdG8SEG1ldHJpY3NhY2Nlc3MudjEivwEKFEdldEhvc3RNZXRyaWNSZXF1ZXN0EgwKBGhvc3QYASABKAkSDgoGbWV0cmljGAIgASgJEikKBnBlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCglhZ2dyZWdhdGUYBCABKA4yGy5tZXRyaWNzYWNjZXNzLnYxLkFnZ3JlZ2F0ZRIuCgtncmFudWxhcml0eRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJGChVHZXRIb3N0TWV0cmljUmVzcG9uc2USLQoGcmVzdWx0GAEgASgLMh0ubWV0cmljc2FjY2Vzcy52MS5NZXRyaWNWYWx1ZSLZAQoYR2V0SW5zdGFuY2VNZXRyaWNSZXF1ZXN0EhMKC2luc3RhbmNlX2lkGAEgASgJEg4KBm1ldHJpYxgCIAEoCRIpCgZwZXJpb2QYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoJYWdncmVnYXRlGAQgASgOMhsubWV0cmljc2FjY2Vzcy52MS5BZ2dyZWdhdGUSDQoFdmNwdXMYBSABKA0SLgoLZ3JhbnVsYXJpdHkYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iSgoZR2V0SW5zdGFuY2VNZXRyaWNSZXNwb25zZRItCgZyZXN1bHQYASABKAsyHS5tZXRyaWNzYWNjZXNzLnYxLk1ldHJpY1ZhbHVlIswBCgtNZXRyaWNWYWx1ZRIOCgZtZXRyaWMYASABKAkSEgoFdmFsdWUYAiABKAFIAIgBARIMCgR1bml0GAMgASgJEhIKCmxhYmVsX25hbWUYBCABKAkSEwoLbGFiZWxfdmFsdWUYBSABKAkSMwoPZXZhbHVhdGlvbl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVxdWVyeRgHIAEoCRIUCgxzZXJpZXNfY291bnQYCCABKA1CCAoGX3ZhbHVlIjkKEExpc3RIb3N0c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiUwoRTGlzdEhvc3RzUmVzcG9uc2USJQoFaG9zdHMYASADKAsyFi5tZXRyaWNzYWNjZXNzLnYxLkhvc3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIloKBEhvc3QSEwoLbGFiZWxfdmFsdWUYASABKAkSEgoKc2hvcnRfbmFtZRgCIAEoCRIpCgd0YXJnZXRzGAMgAygLMhgubWV0cmljc2FjY2Vzcy52MS5UYXJnZXQiVwoGVGFyZ2V0EgsKA2pvYhgBIAEoCRIQCghpbnN0YW5jZRgCIAEoCRIuCgZoZWFsdGgYAyABKA4yHi5tZXRyaWNzYWNjZXNzLnYxLlRhcmdldEhlYWx0aCJAChJMaXN0TWV0cmljc1JlcXVlc3QSKgoHc3ViamVjdBgBIAEoDjIZLm1ldHJpY3NhY2Nlc3MudjEuU3ViamVjdCJKChNMaXN0TWV0cmljc1Jlc3BvbnNlEjMKB21ldHJpY3MYASADKAsyIi5tZXRyaWNzYWNjZXNzLnYxLk1ldHJpY0Rlc2NyaXB0b3Ii1AIKEE1ldHJpY0Rlc2NyaXB0b3ISDAoEbmFtZRgBIAEoCRIqCgdzdWJqZWN0GAIgASgOMhkubWV0cmljc2FjY2Vzcy52MS5TdWJqZWN0EgwKBHVuaXQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEAoIdGVtcGxhdGUYBSABKAkSEgoKbGFiZWxfbmFtZRgGIAEoCRIOCgZzZXJpZXMYByADKAkSLgoGb3JpZ2luGAggASgOMh4ubWV0cmljc2FjY2Vzcy52MS5NZXRyaWNPcmlnaW4SFwoPaW52ZXJ0c19taW5fbWF4GAkgASgIEjQKDGF2YWlsYWJpbGl0eRgKIAEoDjIeLm1ldHJpY3NhY2Nlc3MudjEuQXZhaWxhYmlsaXR5EhYKDm1pc3Npbmdfc2VyaWVzGAsgAygJEhYKDmNvbmZpZ19zZWN0aW9uGAwgASgJKnUKCUFnZ3JlZ2F0ZRIZChVBR0dSRUdBVEVfVU5TUEVDSUZJRUQQABISCg5BR0dSRUdBVEVfTUVBThABEhEKDUFHR1JFR0FURV9NQVgQAhIRCg1BR0dSRUdBVEVfTUlOEAMSEwoPQUdHUkVHQVRFX0NPVU5UEAQqSgoHU3ViamVjdBIXChNTVUJKRUNUX1VOU1BFQ0lGSUVEEAASEAoMU1VCSkVDVF9IT1NUEAESFAoQU1VCSkVDVF9JTlNUQU5DRRACKnYKDFRhcmdldEhlYWx0aBIdChlUQVJHRVRfSEVBTFRIX1VOU1BFQ0lGSUVEEAASFAoQVEFSR0VUX0hFQUxUSF9VUBABEhYKElRBUkdFVF9IRUFMVEhfRE9XThACEhkKFVRBUkdFVF9IRUFMVEhfVU5LTk9XThADKoUBCgxNZXRyaWNPcmlnaW4SHQoZTUVUUklDX09SSUdJTl9VTlNQRUNJRklFRBAAEhoKFk1FVFJJQ19PUklHSU5fQlVJTFRfSU4QARIcChhNRVRSSUNfT1JJR0lOX09WRVJSSURERU4QAhIcChhNRVRSSUNfT1JJR0lOX0NPTkZJR1VSRUQQAypoCgxBdmFpbGFiaWxpdHkSHAoYQVZBSUxBQklMSVRZX1VOU1BFQ0lGSUVEEAASGgoWQVZBSUxBQklMSVRZX0FWQUlMQUJMRRABEh4KGkFWQUlMQUJJTElUWV9TRVJJRVNfQUJTRU5UEAIykgMKDk1ldHJpY3NTZXJ2aWNlEmAKDUdldEhvc3RNZXRyaWMSJi5tZXRyaWNzYWNjZXNzLnYxLkdldEhvc3RNZXRyaWNSZXF1ZXN0GicubWV0cmljc2FjY2Vzcy52MS5HZXRIb3N0TWV0cmljUmVzcG9uc2USbAoRR2V0SW5zdGFuY2VNZXRyaWMSKi5tZXRyaWNzYWNjZXNzLnYxLkdldEluc3RhbmNlTWV0cmljUmVxdWVzdBorLm1ldHJpY3NhY2Nlc3MudjEuR2V0SW5zdGFuY2VNZXRyaWNSZXNwb25zZRJUCglMaXN0SG9zdHMSIi5tZXRyaWNzYWNjZXNzLnYxLkxpc3RIb3N0c1JlcXVlc3QaIy5tZXRyaWNzYWNjZXNzLnYxLkxpc3RIb3N0c1Jlc3BvbnNlEloKC0xpc3RNZXRyaWNzEiQubWV0cmljc2FjY2Vzcy52MS5MaXN0TWV0cmljc1JlcXVlc3QaJS5tZXRyaWNzYWNjZXNzLnYxLkxpc3RNZXRyaWNzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * GetHostMetricRequest asks for one metric of one host.
@@ -29,11 +29,13 @@ export type GetHostMetricRequest = Message<"metricsaccess.v1.GetHostMetricReques
   host: string;
 
   /**
-   * The metric. Required.
+   * The metric's name: one of Watcher's host metrics (host_cpu_usage, host_ram_usage,
+   * host_outlet_temp, host_inlet_temp, host_airflow, host_power) or a host metric added in the
+   * service's configuration. Required. ListMetrics lists them.
    *
-   * @generated from field: metricsaccess.v1.HostMetric metric = 2;
+   * @generated from field: string metric = 2;
    */
-  metric: HostMetric;
+  metric: string;
 
   /**
    * The window the metric is computed over, in whole seconds. Default 300 s when unset or zero;
@@ -72,49 +74,11 @@ export const GetHostMetricRequestSchema: GenMessage<GetHostMetricRequest> = /*@_
  */
 export type GetHostMetricResponse = Message<"metricsaccess.v1.GetHostMetricResponse"> & {
   /**
-   * The value in `unit`; absent when Prometheus has no data for the host and period (an empty
-   * result or NaN). A real 0 is returned as 0.
+   * The value; `label_value` is the host label value the request resolved to.
    *
-   * @generated from field: optional double value = 1;
+   * @generated from field: metricsaccess.v1.MetricValue result = 1;
    */
-  value?: number | undefined;
-
-  /**
-   * The unit of `value`.
-   *
-   * @generated from field: metricsaccess.v1.Unit unit = 2;
-   */
-  unit: Unit;
-
-  /**
-   * The host label value the request resolved to (the FQDN carried by the targets).
-   *
-   * @generated from field: string host_label_value = 3;
-   */
-  hostLabelValue: string;
-
-  /**
-   * When the query was evaluated: the chosen sample's timestamp (also when its value is NaN), or
-   * the request time when no series came back.
-   *
-   * @generated from field: google.protobuf.Timestamp evaluation_time = 4;
-   */
-  evaluationTime?: Timestamp | undefined;
-
-  /**
-   * The PromQL that was run, byte for byte as Watcher would build it (with label values escaped).
-   *
-   * @generated from field: string query = 5;
-   */
-  query: string;
-
-  /**
-   * How many series the query returned. When more than one, `value` is the one whose label set
-   * sorts first.
-   *
-   * @generated from field: uint32 series_count = 6;
-   */
-  seriesCount: number;
+  result?: MetricValue | undefined;
 };
 
 /**
@@ -131,18 +95,21 @@ export const GetHostMetricResponseSchema: GenMessage<GetHostMetricResponse> = /*
  */
 export type GetInstanceMetricRequest = Message<"metricsaccess.v1.GetInstanceMetricRequest"> & {
   /**
-   * The instance's uuid, as carried by the instance uuid label. Required; at most 255 characters.
+   * The instance's uuid, as carried by the instance label. Required; at most 255 characters.
    *
    * @generated from field: string instance_id = 1;
    */
   instanceId: string;
 
   /**
-   * The metric. Required.
+   * The metric's name: one of Watcher's instance metrics (instance_cpu_usage,
+   * instance_ram_usage, instance_ram_allocated, instance_l3_cache_usage,
+   * instance_root_disk_size) or an instance metric added in the service's configuration.
+   * Required. ListMetrics lists them.
    *
-   * @generated from field: metricsaccess.v1.InstanceMetric metric = 2;
+   * @generated from field: string metric = 2;
    */
-  metric: InstanceMetric;
+  metric: string;
 
   /**
    * The window the metric is computed over, in whole seconds. Default 300 s; 1 s to 366 days.
@@ -188,49 +155,11 @@ export const GetInstanceMetricRequestSchema: GenMessage<GetInstanceMetricRequest
  */
 export type GetInstanceMetricResponse = Message<"metricsaccess.v1.GetInstanceMetricResponse"> & {
   /**
-   * The value in `unit`; absent when Prometheus has no data (an empty result or NaN). A real 0 is
-   * returned as 0.
+   * The value; `label_value` is the instance uuid that was queried.
    *
-   * @generated from field: optional double value = 1;
+   * @generated from field: metricsaccess.v1.MetricValue result = 1;
    */
-  value?: number | undefined;
-
-  /**
-   * The unit of `value`.
-   *
-   * @generated from field: metricsaccess.v1.Unit unit = 2;
-   */
-  unit: Unit;
-
-  /**
-   * The instance uuid label value that was queried.
-   *
-   * @generated from field: string instance_label_value = 3;
-   */
-  instanceLabelValue: string;
-
-  /**
-   * When the query was evaluated: the chosen sample's timestamp (also when its value is NaN), or
-   * the request time when no series came back.
-   *
-   * @generated from field: google.protobuf.Timestamp evaluation_time = 4;
-   */
-  evaluationTime?: Timestamp | undefined;
-
-  /**
-   * The PromQL that was run.
-   *
-   * @generated from field: string query = 5;
-   */
-  query: string;
-
-  /**
-   * How many series the query returned. When more than one, `value` is the one whose label set
-   * sorts first.
-   *
-   * @generated from field: uint32 series_count = 6;
-   */
-  seriesCount: number;
+  result?: MetricValue | undefined;
 };
 
 /**
@@ -239,6 +168,83 @@ export type GetInstanceMetricResponse = Message<"metricsaccess.v1.GetInstanceMet
  */
 export const GetInstanceMetricResponseSchema: GenMessage<GetInstanceMetricResponse> = /*@__PURE__*/
   messageDesc(file_metricsaccess_v1_metrics, 3);
+
+/**
+ * MetricValue is one metric's value for one resource (a host or an instance) and how it was
+ * obtained. Every answer that carries a value uses this message.
+ *
+ * @generated from message metricsaccess.v1.MetricValue
+ */
+export type MetricValue = Message<"metricsaccess.v1.MetricValue"> & {
+  /**
+   * The metric's name, as asked.
+   *
+   * @generated from field: string metric = 1;
+   */
+  metric: string;
+
+  /**
+   * The value in `unit`; absent when Prometheus has no data for the resource and period (an empty
+   * result or NaN). A real 0 is returned as 0.
+   *
+   * @generated from field: optional double value = 2;
+   */
+  value?: number | undefined;
+
+  /**
+   * The unit of `value`, UCUM-style as OpenTelemetry writes units: "%", "KiBy", "MBy", "GBy",
+   * "By", "W", "Cel", "[cft_i]/min", or whatever unit the operator configured for the metric.
+   *
+   * @generated from field: string unit = 3;
+   */
+  unit: string;
+
+  /**
+   * The label the query selected the resource by (for example fqdn or resource).
+   *
+   * @generated from field: string label_name = 4;
+   */
+  labelName: string;
+
+  /**
+   * The label value the query selected: the host label value the host resolved to (the FQDN
+   * carried by the targets), or the instance uuid.
+   *
+   * @generated from field: string label_value = 5;
+   */
+  labelValue: string;
+
+  /**
+   * When the query was evaluated: the chosen sample's timestamp (also when its value is NaN), or
+   * the request time when no series came back.
+   *
+   * @generated from field: google.protobuf.Timestamp evaluation_time = 6;
+   */
+  evaluationTime?: Timestamp | undefined;
+
+  /**
+   * The PromQL that was run: for Watcher's four metrics byte for byte as Watcher builds it (with
+   * label values escaped).
+   *
+   * @generated from field: string query = 7;
+   */
+  query: string;
+
+  /**
+   * How many series the query returned. When more than one, `value` is the one whose label set
+   * sorts first.
+   *
+   * @generated from field: uint32 series_count = 8;
+   */
+  seriesCount: number;
+};
+
+/**
+ * Describes the message metricsaccess.v1.MetricValue.
+ * Use `create(MetricValueSchema)` to create a new message.
+ */
+export const MetricValueSchema: GenMessage<MetricValue> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 4);
 
 /**
  * ListHostsRequest pages through known hosts, sorted by label value.
@@ -266,7 +272,7 @@ export type ListHostsRequest = Message<"metricsaccess.v1.ListHostsRequest"> & {
  * Use `create(ListHostsRequestSchema)` to create a new message.
  */
 export const ListHostsRequestSchema: GenMessage<ListHostsRequest> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 4);
+  messageDesc(file_metricsaccess_v1_metrics, 5);
 
 /**
  * ListHostsResponse is one page of hosts.
@@ -294,7 +300,7 @@ export type ListHostsResponse = Message<"metricsaccess.v1.ListHostsResponse"> & 
  * Use `create(ListHostsResponseSchema)` to create a new message.
  */
 export const ListHostsResponseSchema: GenMessage<ListHostsResponse> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 5);
+  messageDesc(file_metricsaccess_v1_metrics, 6);
 
 /**
  * Host is a value of the host label carried by at least one active target.
@@ -330,7 +336,7 @@ export type Host = Message<"metricsaccess.v1.Host"> & {
  * Use `create(HostSchema)` to create a new message.
  */
 export const HostSchema: GenMessage<Host> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 6);
+  messageDesc(file_metricsaccess_v1_metrics, 7);
 
 /**
  * Target is one active Prometheus scrape target.
@@ -353,11 +359,11 @@ export type Target = Message<"metricsaccess.v1.Target"> & {
   instance: string;
 
   /**
-   * The scrape health Prometheus reports: "up", "down" or "unknown".
+   * The scrape health Prometheus reports.
    *
-   * @generated from field: string health = 3;
+   * @generated from field: metricsaccess.v1.TargetHealth health = 3;
    */
-  health: string;
+  health: TargetHealth;
 };
 
 /**
@@ -365,130 +371,156 @@ export type Target = Message<"metricsaccess.v1.Target"> & {
  * Use `create(TargetSchema)` to create a new message.
  */
 export const TargetSchema: GenMessage<Target> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 7);
+  messageDesc(file_metricsaccess_v1_metrics, 8);
 
 /**
- * HostMetric names a host metric as Watcher does (host_cpu_usage is HOST_METRIC_CPU_USAGE, and so on).
+ * ListMetricsRequest asks for the metric catalogue.
  *
- * @generated from enum metricsaccess.v1.HostMetric
+ * @generated from message metricsaccess.v1.ListMetricsRequest
  */
-export enum HostMetric {
+export type ListMetricsRequest = Message<"metricsaccess.v1.ListMetricsRequest"> & {
   /**
-   * Not set: rejected with INVALID_ARGUMENT.
+   * Only the metrics of this subject; unset lists every metric.
    *
-   * @generated from enum value: HOST_METRIC_UNSPECIFIED = 0;
+   * @generated from field: metricsaccess.v1.Subject subject = 1;
    */
-  UNSPECIFIED = 0,
-
-  /**
-   * host_cpu_usage: percent of the host's CPU time not idle, 0 to 100.
-   *
-   * @generated from enum value: HOST_METRIC_CPU_USAGE = 1;
-   */
-  CPU_USAGE = 1,
-
-  /**
-   * host_ram_usage: memory in use (MemTotal minus MemAvailable), in KiB.
-   *
-   * @generated from enum value: HOST_METRIC_RAM_USAGE = 2;
-   */
-  RAM_USAGE = 2,
-
-  /**
-   * host_outlet_temp: no Prometheus source; FAILED_PRECONDITION.
-   *
-   * @generated from enum value: HOST_METRIC_OUTLET_TEMP = 3;
-   */
-  OUTLET_TEMP = 3,
-
-  /**
-   * host_inlet_temp: no Prometheus source; FAILED_PRECONDITION.
-   *
-   * @generated from enum value: HOST_METRIC_INLET_TEMP = 4;
-   */
-  INLET_TEMP = 4,
-
-  /**
-   * host_airflow: no Prometheus source; FAILED_PRECONDITION.
-   *
-   * @generated from enum value: HOST_METRIC_AIRFLOW = 5;
-   */
-  AIRFLOW = 5,
-
-  /**
-   * host_power: no Prometheus source; FAILED_PRECONDITION.
-   *
-   * @generated from enum value: HOST_METRIC_POWER = 6;
-   */
-  POWER = 6,
-}
+  subject: Subject;
+};
 
 /**
- * Describes the enum metricsaccess.v1.HostMetric.
+ * Describes the message metricsaccess.v1.ListMetricsRequest.
+ * Use `create(ListMetricsRequestSchema)` to create a new message.
  */
-export const HostMetricSchema: GenEnum<HostMetric> = /*@__PURE__*/
-  enumDesc(file_metricsaccess_v1_metrics, 0);
+export const ListMetricsRequestSchema: GenMessage<ListMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 9);
 
 /**
- * InstanceMetric names an instance metric as Watcher does.
+ * ListMetricsResponse is the whole catalogue (it is small: no paging), sorted by subject, then
+ * name.
  *
- * @generated from enum metricsaccess.v1.InstanceMetric
+ * @generated from message metricsaccess.v1.ListMetricsResponse
  */
-export enum InstanceMetric {
+export type ListMetricsResponse = Message<"metricsaccess.v1.ListMetricsResponse"> & {
   /**
-   * Not set: rejected with INVALID_ARGUMENT.
+   * The metrics.
    *
-   * @generated from enum value: INSTANCE_METRIC_UNSPECIFIED = 0;
+   * @generated from field: repeated metricsaccess.v1.MetricDescriptor metrics = 1;
    */
-  UNSPECIFIED = 0,
-
-  /**
-   * instance_cpu_usage: percent of the instance's vCPUs in use, capped at 100.
-   *
-   * @generated from enum value: INSTANCE_METRIC_CPU_USAGE = 1;
-   */
-  CPU_USAGE = 1,
-
-  /**
-   * instance_ram_usage: memory in use (Ceilometer memory.usage), in MB.
-   *
-   * @generated from enum value: INSTANCE_METRIC_RAM_USAGE = 2;
-   */
-  RAM_USAGE = 2,
-
-  /**
-   * instance_ram_allocated: flavor RAM in MB. Watcher reads it from Nova, not Prometheus;
-   * FAILED_PRECONDITION here.
-   *
-   * @generated from enum value: INSTANCE_METRIC_RAM_ALLOCATED = 3;
-   */
-  RAM_ALLOCATED = 3,
-
-  /**
-   * instance_l3_cache_usage: no Prometheus source; FAILED_PRECONDITION.
-   *
-   * @generated from enum value: INSTANCE_METRIC_L3_CACHE_USAGE = 4;
-   */
-  L3_CACHE_USAGE = 4,
-
-  /**
-   * instance_root_disk_size: root disk in GB. Watcher reads it from Nova, not Prometheus;
-   * FAILED_PRECONDITION here.
-   *
-   * @generated from enum value: INSTANCE_METRIC_ROOT_DISK_SIZE = 5;
-   */
-  ROOT_DISK_SIZE = 5,
-}
+  metrics: MetricDescriptor[];
+};
 
 /**
- * Describes the enum metricsaccess.v1.InstanceMetric.
+ * Describes the message metricsaccess.v1.ListMetricsResponse.
+ * Use `create(ListMetricsResponseSchema)` to create a new message.
  */
-export const InstanceMetricSchema: GenEnum<InstanceMetric> = /*@__PURE__*/
-  enumDesc(file_metricsaccess_v1_metrics, 1);
+export const ListMetricsResponseSchema: GenMessage<ListMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 10);
+
+/**
+ * MetricDescriptor describes one metric of the catalogue and whether the backend can serve it.
+ *
+ * @generated from message metricsaccess.v1.MetricDescriptor
+ */
+export type MetricDescriptor = Message<"metricsaccess.v1.MetricDescriptor"> & {
+  /**
+   * The name to ask for in GetHostMetric or GetInstanceMetric.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What the metric describes.
+   *
+   * @generated from field: metricsaccess.v1.Subject subject = 2;
+   */
+  subject: Subject;
+
+  /**
+   * The unit of its values (see MetricValue.unit).
+   *
+   * @generated from field: string unit = 3;
+   */
+  unit: string;
+
+  /**
+   * What it measures, in a sentence.
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * The PromQL template with its placeholders: {{matcher}} (the resource's label matcher, e.g.
+   * fqdn='compute-1'), {{label}} (the label name), {{agg}} (avg, max or min), {{period}} (whole
+   * seconds) and, for instance metrics, {{vcpus}}.
+   *
+   * @generated from field: string template = 5;
+   */
+  template: string;
+
+  /**
+   * The label that selects the resource ({{label}} in the template).
+   *
+   * @generated from field: string label_name = 6;
+   */
+  labelName: string;
+
+  /**
+   * The series names the template reads.
+   *
+   * @generated from field: repeated string series = 7;
+   */
+  series: string[];
+
+  /**
+   * Where the definition comes from.
+   *
+   * @generated from field: metricsaccess.v1.MetricOrigin origin = 8;
+   */
+  origin: MetricOrigin;
+
+  /**
+   * Whether max and min are swapped before they reach the template, as Watcher's get_host_*
+   * does for host_cpu_usage and host_ram_usage (their series measure idle CPU and available
+   * memory).
+   *
+   * @generated from field: bool inverts_min_max = 9;
+   */
+  invertsMinMax: boolean;
+
+  /**
+   * Whether the backend can serve the metric now.
+   *
+   * @generated from field: metricsaccess.v1.Availability availability = 10;
+   */
+  availability: Availability;
+
+  /**
+   * The series of `series` that the backend does not have; empty when available.
+   *
+   * @generated from field: repeated string missing_series = 11;
+   */
+  missingSeries: string[];
+
+  /**
+   * The configuration section that changes the metric, e.g. "metric.host_power".
+   *
+   * @generated from field: string config_section = 12;
+   */
+  configSection: string;
+};
+
+/**
+ * Describes the message metricsaccess.v1.MetricDescriptor.
+ * Use `create(MetricDescriptorSchema)` to create a new message.
+ */
+export const MetricDescriptorSchema: GenMessage<MetricDescriptor> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 11);
 
 /**
  * Aggregate is Watcher's aggregate name. For host CPU it aggregates across the host's CPUs; for
- * RAM it aggregates over the period.
+ * RAM it aggregates over the period; a configured template decides for itself.
  *
  * @generated from enum metricsaccess.v1.Aggregate
  */
@@ -508,14 +540,15 @@ export enum Aggregate {
   MEAN = 1,
 
   /**
-   * max. For host metrics Watcher runs min (busiest CPU = least idle); so do we.
+   * max. For host_cpu_usage and host_ram_usage Watcher runs min (busiest CPU = least idle); so do
+   * we (see MetricDescriptor.inverts_min_max).
    *
    * @generated from enum value: AGGREGATE_MAX = 2;
    */
   MAX = 2,
 
   /**
-   * min. For host metrics Watcher runs max; so do we.
+   * min. For host_cpu_usage and host_ram_usage Watcher runs max; so do we.
    *
    * @generated from enum value: AGGREGATE_MIN = 3;
    */
@@ -533,74 +566,194 @@ export enum Aggregate {
  * Describes the enum metricsaccess.v1.Aggregate.
  */
 export const AggregateSchema: GenEnum<Aggregate> = /*@__PURE__*/
-  enumDesc(file_metricsaccess_v1_metrics, 2);
+  enumDesc(file_metricsaccess_v1_metrics, 0);
 
 /**
- * Unit of a returned value.
+ * Subject is what a metric describes.
  *
- * @generated from enum metricsaccess.v1.Unit
+ * @generated from enum metricsaccess.v1.Subject
  */
-export enum Unit {
+export enum Subject {
   /**
-   * Never returned.
+   * Not set. In ListMetricsRequest: every subject.
    *
-   * @generated from enum value: UNIT_UNSPECIFIED = 0;
+   * @generated from enum value: SUBJECT_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
-   * Percent, 0 to 100.
+   * A compute host, selected by the host label (Watcher's fqdn_label).
    *
-   * @generated from enum value: UNIT_PERCENT = 1;
+   * @generated from enum value: SUBJECT_HOST = 1;
    */
-  PERCENT = 1,
+  HOST = 1,
 
   /**
-   * Kibibytes (1024 bytes).
+   * An instance (virtual machine), selected by the instance label (Watcher's instance_uuid_label).
    *
-   * @generated from enum value: UNIT_KIBIBYTE = 2;
+   * @generated from enum value: SUBJECT_INSTANCE = 2;
    */
-  KIBIBYTE = 2,
-
-  /**
-   * Megabytes as Ceilometer reports them.
-   *
-   * @generated from enum value: UNIT_MEGABYTE = 3;
-   */
-  MEGABYTE = 3,
-
-  /**
-   * Gigabytes.
-   *
-   * @generated from enum value: UNIT_GIGABYTE = 4;
-   */
-  GIGABYTE = 4,
+  INSTANCE = 2,
 }
 
 /**
- * Describes the enum metricsaccess.v1.Unit.
+ * Describes the enum metricsaccess.v1.Subject.
  */
-export const UnitSchema: GenEnum<Unit> = /*@__PURE__*/
+export const SubjectSchema: GenEnum<Subject> = /*@__PURE__*/
+  enumDesc(file_metricsaccess_v1_metrics, 1);
+
+/**
+ * TargetHealth is the scrape health of a target as Prometheus reports it.
+ *
+ * @generated from enum metricsaccess.v1.TargetHealth
+ */
+export enum TargetHealth {
+  /**
+   * Prometheus reported a health this service does not know.
+   *
+   * @generated from enum value: TARGET_HEALTH_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * "up": the last scrape succeeded.
+   *
+   * @generated from enum value: TARGET_HEALTH_UP = 1;
+   */
+  UP = 1,
+
+  /**
+   * "down": the last scrape failed.
+   *
+   * @generated from enum value: TARGET_HEALTH_DOWN = 2;
+   */
+  DOWN = 2,
+
+  /**
+   * "unknown": not scraped yet.
+   *
+   * @generated from enum value: TARGET_HEALTH_UNKNOWN = 3;
+   */
+  UNKNOWN = 3,
+}
+
+/**
+ * Describes the enum metricsaccess.v1.TargetHealth.
+ */
+export const TargetHealthSchema: GenEnum<TargetHealth> = /*@__PURE__*/
+  enumDesc(file_metricsaccess_v1_metrics, 2);
+
+/**
+ * MetricOrigin says where a metric's definition comes from.
+ *
+ * @generated from enum metricsaccess.v1.MetricOrigin
+ */
+export enum MetricOrigin {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: METRIC_ORIGIN_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A built-in default of this service, unchanged.
+   *
+   * @generated from enum value: METRIC_ORIGIN_BUILT_IN = 1;
+   */
+  BUILT_IN = 1,
+
+  /**
+   * A built-in whose series, template, label, unit or min/max rule the configuration changed.
+   *
+   * @generated from enum value: METRIC_ORIGIN_OVERRIDDEN = 2;
+   */
+  OVERRIDDEN = 2,
+
+  /**
+   * Added by the configuration.
+   *
+   * @generated from enum value: METRIC_ORIGIN_CONFIGURED = 3;
+   */
+  CONFIGURED = 3,
+}
+
+/**
+ * Describes the enum metricsaccess.v1.MetricOrigin.
+ */
+export const MetricOriginSchema: GenEnum<MetricOrigin> = /*@__PURE__*/
   enumDesc(file_metricsaccess_v1_metrics, 3);
 
 /**
- * MetricsService answers host and instance metrics with the numbers OpenStack Watcher's
- * Prometheus and Aetos datasources compute: the same PromQL, the same units.
+ * Availability says whether the backend can serve a metric now.
  *
- * Errors (gRPC status codes):
- *   INVALID_ARGUMENT     a request field is missing or out of range; the message names the field.
- *   NOT_FOUND            the host is not carried by any active Prometheus target.
- *   FAILED_PRECONDITION  the metric has no Prometheus source, or a short host name is ambiguous.
- *   PERMISSION_DENIED    Prometheus or Aetos refused the service's own credentials.
+ * @generated from enum metricsaccess.v1.Availability
+ */
+export enum Availability {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: AVAILABILITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every series the metric reads exists in the backend (Prometheus's metric names, through Aetos
+   * when Aetos is the datasource).
+   *
+   * @generated from enum value: AVAILABILITY_AVAILABLE = 1;
+   */
+  AVAILABLE = 1,
+
+  /**
+   * At least one series the metric reads does not exist: asking for the metric answers
+   * FAILED_PRECONDITION (SERIES_ABSENT) unless data appears.
+   *
+   * @generated from enum value: AVAILABILITY_SERIES_ABSENT = 2;
+   */
+  SERIES_ABSENT = 2,
+}
+
+/**
+ * Describes the enum metricsaccess.v1.Availability.
+ */
+export const AvailabilitySchema: GenEnum<Availability> = /*@__PURE__*/
+  enumDesc(file_metricsaccess_v1_metrics, 4);
+
+/**
+ * MetricsService answers host and instance metrics with the numbers OpenStack Watcher's
+ * Prometheus and Aetos datasources compute: the same PromQL, the same units. Metrics are named by
+ * string, from a catalogue of Watcher's eleven metrics plus the operator's own (ListMetrics).
+ *
+ * Errors (gRPC status codes). google.rpc.ErrorInfo (domain "metricsaccess.v1") carries one of the
+ * reasons below, and INVALID_ARGUMENT also carries google.rpc.BadRequest naming the field:
+ *   INVALID_ARGUMENT     a request field is missing, malformed or out of range; the message names the
+ *                        field. Reasons: INVALID_FIELD; UNKNOWN_METRIC (the message lists the metric
+ *                        names this service knows for the subject).
+ *   NOT_FOUND            the host is not carried by any active Prometheus target. Reason:
+ *                        HOST_NOT_FOUND.
+ *   FAILED_PRECONDITION  the request cannot be answered as things stand. Reasons: HOST_AMBIGUOUS (a
+ *                        short host name matches several hosts); SERIES_ABSENT (a series the metric
+ *                        reads does not exist in the backend; the message names the series and the
+ *                        configuration option that changes it); KEYSTONE_BAD_REQUEST (Keystone
+ *                        rejected the service's authentication request as malformed).
+ *   PERMISSION_DENIED    Prometheus, Aetos or Keystone refused the service's own credentials. Reasons:
+ *                        UPSTREAM_UNAUTHORIZED, UPSTREAM_FORBIDDEN, KEYSTONE_REFUSED.
  *   UNAVAILABLE          Prometheus, Aetos or Keystone could not be reached or failed; retry later.
- *   DEADLINE_EXCEEDED    the caller's deadline passed before the answer came back.
- *   INTERNAL             an unexpected fault; the message carries no upstream detail.
+ *                        Reasons: UPSTREAM_UNREACHABLE, UPSTREAM_EXPECTS_TLS, UPSTREAM_NOT_FOUND,
+ *                        UPSTREAM_FAILED, UPSTREAM_MALFORMED, KEYSTONE_FAILED, KEYSTONE_MALFORMED.
+ *   DEADLINE_EXCEEDED    the caller's deadline passed before the answer came back (no ErrorInfo).
+ *   CANCELLED            the caller cancelled the call (no ErrorInfo).
+ *   INTERNAL             Prometheus rejected or could not execute the query the service built
+ *                        (reason UPSTREAM_REJECTED_QUERY), or an unexpected fault (no ErrorInfo);
+ *                        the message carries no upstream detail.
+ * Reasons are stable: a client may branch on them. New reasons may be added; none is renamed.
  *
  * @generated from service metricsaccess.v1.MetricsService
  */
 export const MetricsService: GenService<{
   /**
-   * GetHostMetric returns one aggregated value for a compute host.
+   * GetHostMetric returns one aggregated value of a host metric for a compute host.
    *
    * @generated from rpc metricsaccess.v1.MetricsService.GetHostMetric
    */
@@ -610,7 +763,8 @@ export const MetricsService: GenService<{
     output: typeof GetHostMetricResponseSchema;
   },
   /**
-   * GetInstanceMetric returns one aggregated value for an instance (virtual machine).
+   * GetInstanceMetric returns one aggregated value of an instance metric for an instance (virtual
+   * machine).
    *
    * @generated from rpc metricsaccess.v1.MetricsService.GetInstanceMetric
    */
@@ -628,6 +782,18 @@ export const MetricsService: GenService<{
     methodKind: "unary";
     input: typeof ListHostsRequestSchema;
     output: typeof ListHostsResponseSchema;
+  },
+  /**
+   * ListMetrics lists the metric catalogue: every metric this service knows, its unit and source,
+   * and whether the backend can serve it now (Watcher's list_metrics and check_availability), so
+   * that a decision engine can choose its strategies before an audit.
+   *
+   * @generated from rpc metricsaccess.v1.MetricsService.ListMetrics
+   */
+  listMetrics: {
+    methodKind: "unary";
+    input: typeof ListMetricsRequestSchema;
+    output: typeof ListMetricsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_metricsaccess_v1_metrics, 0);

@@ -1,0 +1,51 @@
+import { abortable } from "../abortable.js";
+import type { CallOptions } from "../datasource/datasource.js";
+import { SingleFlight } from "../single-flight.js";
+
+export interface SeriesNamesOptions {
+  /** Every series name the backend holds (GET /api/v1/label/__name__/values). */
+  readonly load: (options: CallOptions) => Promise<string[]>;
+  /** How long one load answers before the next question loads again. */
+  readonly maxAgeMs: number;
+  readonly now?: () => number;
+}
+
+interface Snapshot {
+  readonly loadedAt: number;
+  readonly names: ReadonlySet<string>;
+}
+
+/**
+ * Which series the backend holds, so that "no data for this resource" and "this backend has no such
+ * series" can be told apart (an empty answer is either), and so that ListMetrics can say which
+ * metrics the backend can serve. Loaded only when asked, at most once per `maxAgeMs`, shared by
+ * concurrent callers.
+ */
+export class SeriesNames {
+  readonly #options: SeriesNamesOptions;
+  readonly #now: () => number;
+  readonly #loading = new SingleFlight<Snapshot>();
+  #snapshot: Snapshot | undefined;
+
+  constructor(options: SeriesNamesOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The names among `series` that the backend does not hold. */
+  async missing(series: readonly string[], options: CallOptions = {}): Promise<string[]> {
+    const snapshot = await this.#current(options);
+    return series.filter((name) => !snapshot.names.has(name));
+  }
+
+  async #current(options: CallOptions): Promise<Snapshot> {
+    const snapshot = this.#snapshot;
+    if (snapshot && this.#now() - snapshot.loadedAt < this.#options.maxAgeMs) return snapshot;
+    const loading = this.#loading.run(async () => {
+      const names = await this.#options.load({});
+      this.#snapshot = { loadedAt: this.#now(), names: new Set(names) };
+      return this.#snapshot;
+    });
+    return await abortable(loading, options.signal);
+  }
+}
