@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Pool } from "undici";
-import { HostMetric, InstanceMetric, MetricsService } from "../src/gen/metricsaccess/v1/metrics_pb.js";
+import { MetricsService } from "../src/gen/metricsaccess/v1/metrics_pb.js";
 import { freePort, spawnLogged, waitUntil } from "../test/support/processes.js";
 import { startPrometheus } from "../test/support/prometheus.js";
 
@@ -59,10 +59,10 @@ const hostPromql =
   "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='compute-1.example'}[300s])) * 100)";
 const vmPromql =
   "clamp_max((avg by (resource)(rate(ceilometer_cpu{resource='22222222-2222-4222-8222-222222222222'}[300s]))/10e+8) *(100/2), 100)";
-const hostReq = { host: "compute-1.example", metric: HostMetric.CPU_USAGE };
+const hostReq = { host: "compute-1.example", metric: "host_cpu_usage" };
 const vmReq = {
   instanceId: "22222222-2222-4222-8222-222222222222",
-  metric: InstanceMetric.CPU_USAGE,
+  metric: "instance_cpu_usage",
   vcpus: 2,
 };
 

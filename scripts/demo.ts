@@ -39,18 +39,23 @@ Try, from another terminal in this directory:
 
   npx buf curl --protocol grpc --list-services ${url}
 
-  npx buf curl --protocol grpc -d '{"host":"compute-1.example","metric":"HOST_METRIC_CPU_USAGE"}' \\
+  npx buf curl --protocol grpc -d '{"host":"compute-1.example","metric":"host_cpu_usage"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetric
 
-  npx buf curl --protocol grpc -d '{"host":"compute-2","metric":"HOST_METRIC_RAM_USAGE","aggregate":"AGGREGATE_MAX","period":"600s"}' \\
+    answers {"result": {"metric": "host_cpu_usage", "value": 31.25, "unit": "%", "labelName": "fqdn",
+             "labelValue": "compute-1.example", "evaluationTime": "…", "query": "100 - (avg by …", "seriesCount": 1}}
+
+  npx buf curl --protocol grpc -d '{"host":"compute-2","metric":"host_ram_usage","aggregate":"AGGREGATE_MAX","period":"600s"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetric
 
-  npx buf curl --protocol grpc -d '{"instanceId":"33333333-3333-4333-8333-333333333333","metric":"INSTANCE_METRIC_CPU_USAGE","vcpus":2}' \\
+  npx buf curl --protocol grpc -d '{"instanceId":"33333333-3333-4333-8333-333333333333","metric":"instance_cpu_usage","vcpus":2}' \\
     ${url}/metricsaccess.v1.MetricsService/GetInstanceMetric
 
   npx buf curl --protocol grpc -d '{"pageSize":3}' ${url}/metricsaccess.v1.MetricsService/ListHosts
 
-  curl -s -H 'content-type: application/json' -d '{"host":"compute-1.example","metric":"HOST_METRIC_CPU_USAGE"}' \\
+  npx buf curl --protocol grpc -d '{"subject":"SUBJECT_HOST"}' ${url}/metricsaccess.v1.MetricsService/ListMetrics
+
+  curl -s -H 'content-type: application/json' -d '{"host":"compute-1.example","metric":"host_cpu_usage"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetric
 
 Hosts: compute-1.example, compute-2.example, compute-3.example (idle), twin.a.example, twin.b.example,

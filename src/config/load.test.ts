@@ -68,6 +68,7 @@ describe("loadConfig with direct Prometheus", () => {
       logLevel: "info",
       shutdownGraceMs: 10_000,
       targetRefreshIntervalMs: 10_000,
+      seriesRefreshIntervalMs: 10_000,
     });
     expect(config.datasource).toEqual({
       kind: "prometheus",

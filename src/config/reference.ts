@@ -1,8 +1,11 @@
-import { environmentName, OPTIONS } from "./schema.js";
+import { environmentName, OPTIONS, type OptionSpec } from "./schema.js";
 
-/** The option reference as a Markdown table, generated from the schema for docs/configuration.md. */
-export function optionReference(): string {
-  const rows = OPTIONS.map((o) => {
+/**
+ * An option reference as a Markdown table, generated from the schema: OPTIONS for
+ * docs/configuration.md, METRIC_OPTIONS for docs/metrics.md.
+ */
+export function optionReference(options: readonly OptionSpec[] = OPTIONS): string {
+  const rows = options.map((o) => {
     const fallback = o.default === undefined ? "—" : o.default === "" ? '`""`' : `\`${o.default}\``;
     const choices = o.choices ? ` One of: ${o.choices.join(", ")}.` : "";
     const secret = o.secret ? " Secret: never logged." : "";

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { METRICS } from "./catalogue.js";
-import { type PromqlAggregate, quoteLabelValue, renderTemplate, templatePlaceholders } from "./promql.js";
+import { buildCatalogue } from "./catalogue-build.js";
+import {
+  type PromqlAggregate,
+  quoteLabelValue,
+  renderTemplate,
+  templatePlaceholders,
+  withSeries,
+} from "./promql.js";
 
 /**
  * Reads one PromQL string literal starting at `input[start]` with the rules of Prometheus's lexer
@@ -84,11 +90,13 @@ function literals(query: string): { skeleton: string; values: string[] } {
 
 const HOST = "marios-env.controlplane.domain";
 const UUID = "uuid-0";
+const BUILT_IN = new Map(buildCatalogue([]).metrics.map((m) => [m.name, m.template]));
+const builtIn = (name: string): string => BUILT_IN.get(name) ?? "";
 const TEMPLATES = {
-  host_cpu_usage: METRICS.host_cpu_usage.template,
-  host_ram_usage: METRICS.host_ram_usage.template,
-  instance_cpu_usage: METRICS.instance_cpu_usage.template,
-  instance_ram_usage: METRICS.instance_ram_usage.template,
+  host_cpu_usage: builtIn("host_cpu_usage"),
+  host_ram_usage: builtIn("host_ram_usage"),
+  instance_cpu_usage: builtIn("instance_cpu_usage"),
+  instance_ram_usage: builtIn("instance_ram_usage"),
 };
 
 describe("renderTemplate produces Watcher's PromQL byte for byte", () => {
@@ -366,32 +374,27 @@ describe("renderTemplate refuses what it cannot fill", () => {
 });
 
 describe("templatePlaceholders", () => {
-  const known = new Set(["agg", "label", "value", "period", "vcpus"]);
-
-  it.each(
-    Object.values(METRICS).flatMap((m) => (m.template === undefined ? [] : [[m.name, m.template] as const])),
-  )("%s uses only known placeholders, including agg, label, value and period", (_name, template) => {
-    const used = templatePlaceholders(template);
-    for (const name of used) expect(known).toContain(name);
-    expect(new Set(used)).toEqual(
-      new Set(["agg", "label", "value", "period", ...(used.includes("vcpus") ? ["vcpus"] : [])]),
-    );
-  });
-
   it("lists placeholders in order of appearance, repeats included", () => {
-    expect(templatePlaceholders("{{agg}} {{{label}}={{value}}} {{label}}")).toEqual([
+    expect(templatePlaceholders("{{agg}} {{{label}}} {{{matcher}}} {{label}}")).toEqual([
       "agg",
       "label",
-      "value",
+      "matcher",
       "label",
     ]);
   });
+});
 
-  it("finds vcpus only in the instance CPU template", () => {
-    const withVcpus = Object.values(METRICS)
-      .filter((m) => m.template !== undefined && templatePlaceholders(m.template).includes("vcpus"))
-      .map((m) => m.name);
-    expect(withVcpus).toEqual(["instance_cpu_usage"]);
+describe("withSeries", () => {
+  it("fills every {{series}} of a built-in template and leaves the other placeholders", () => {
+    expect(withSeries("{{series}}{{{matcher}}} / {{series}}", "up")).toBe("up{{{matcher}}} / up");
+  });
+});
+
+describe("{{matcher}}", () => {
+  it("is the label, an equals sign and the escaped value", () => {
+    expect(renderTemplate("x{{{matcher}}}", { agg: "avg", label: "fqdn", value: "a'b", period: 300 })).toBe(
+      "x{fqdn='a\\'b'}",
+    );
   });
 });
 

@@ -2,9 +2,13 @@ import { describe, expect, it } from "vitest";
 import type { MetricLabels } from "../config/types.js";
 import type { ActiveTarget, CallOptions, Datasource, Sample } from "../datasource/datasource.js";
 import { MetricsAccessError } from "../errors.js";
-import type { MetricName } from "./catalogue.js";
+import { Catalogue } from "./catalogue.js";
+import { buildCatalogue, type MetricOverride } from "./catalogue-build.js";
 import { HostDirectory } from "./hosts.js";
+import { SeriesNames } from "./series-names.js";
 import { type Aggregate, MetricsService } from "./service.js";
+
+type MetricName = string;
 
 const HOST = "marios-env.controlplane.domain";
 const NOW = 1_700_000_000_000;
@@ -15,6 +19,9 @@ class FakeDatasource implements Datasource {
   readonly queries: string[] = [];
   readonly signals: (AbortSignal | undefined)[] = [];
   samples: Sample[] = [];
+  seriesNameLoads = 0;
+  /** What GET /api/v1/label/__name__/values answers. */
+  names: string[] = buildCatalogue([]).metrics.flatMap((m) => m.series);
 
   constructor(readonly labels: MetricLabels = { fqdn: "fqdn", instanceUuid: "resource" }) {}
 
@@ -28,10 +35,15 @@ class FakeDatasource implements Datasource {
     return [];
   }
 
+  async seriesNames(): Promise<string[]> {
+    this.seriesNameLoads++;
+    return this.names;
+  }
+
   async close(): Promise<void> {}
 }
 
-function setup(options: { labels?: MetricLabels; hostValues?: string[] } = {}) {
+function setup(options: { labels?: MetricLabels; hostValues?: string[]; overrides?: MetricOverride[] } = {}) {
   const labels = options.labels ?? { fqdn: "fqdn", instanceUuid: "resource" };
   const datasource = new FakeDatasource(labels);
   let loads = 0;
@@ -46,7 +58,11 @@ function setup(options: { labels?: MetricLabels; hostValues?: string[] } = {}) {
       }));
     },
   });
-  const service = new MetricsService(datasource, hosts, () => NOW);
+  const built = buildCatalogue(options.overrides ?? []);
+  expect(built.problems).toEqual([]);
+  const seriesNames = new SeriesNames({ load: () => datasource.seriesNames(), maxAgeMs: 10_000 });
+  const catalogue = new Catalogue(built.metrics);
+  const service = new MetricsService({ datasource, hosts, catalogue, seriesNames, now: () => NOW });
   return { datasource, service, loads: () => loads };
 }
 
@@ -208,21 +224,6 @@ describe("host metric queries", () => {
     expect(datasource.queries).toEqual([]);
   });
 
-  it.each(["host_outlet_temp", "host_inlet_temp", "host_airflow", "host_power"] as const)(
-    "reports %s as failed_precondition naming it, without touching Prometheus",
-    async (metric) => {
-      const { datasource, service, loads } = setup();
-      const err = await failure(
-        service.hostMetric({ host: HOST, metric, periodSeconds: 300, aggregate: "mean" }),
-      );
-      expect(err.code).toBe("failed_precondition");
-      expect(err.reason).toBe("METRIC_NOT_AVAILABLE");
-      expect(err.message).toContain(metric);
-      expect(datasource.queries).toEqual([]);
-      expect(loads()).toBe(0);
-    },
-  );
-
   it("rejects an instance metric asked for a host", async () => {
     const { service } = setup();
     const err = await failure(
@@ -349,25 +350,6 @@ describe("instance metric queries", () => {
     ]);
   });
 
-  it.each(["instance_ram_allocated", "instance_root_disk_size", "instance_l3_cache_usage"] as const)(
-    "reports %s as failed_precondition naming it, without a query",
-    async (metric) => {
-      const { datasource, service } = setup();
-      const err = await failure(
-        service.instanceMetric({
-          instanceId: "uuid-0",
-          metric,
-          periodSeconds: 300,
-          aggregate: "mean",
-          vcpus: 2,
-        }),
-      );
-      expect(err.code).toBe("failed_precondition");
-      expect(err.message).toContain(metric);
-      expect(datasource.queries).toEqual([]);
-    },
-  );
-
   it("rejects a host metric asked for an instance", async () => {
     const { service } = setup();
     const err = await failure(
@@ -410,8 +392,10 @@ describe("answers", () => {
   it("gives the value, the unit, the evaluation time in ms and one series", async () => {
     const answer = await answerFor([sample("2048.5", { resource: "uuid-0" }, 1_700_000_123.456)]);
     expect(answer).toEqual({
+      metric: "instance_ram_usage",
       value: 2048.5,
-      unit: "megabyte",
+      unit: "MBy",
+      labelName: "resource",
       labelValue: "uuid-0",
       evaluationTime: 1_700_000_123_456,
       query: "avg_over_time(ceilometer_memory_usage{resource='uuid-0'}[300s])",
@@ -424,8 +408,9 @@ describe("answers", () => {
     datasource.samples = [sample("1")];
     const unit = async (metric: MetricName) =>
       (await service.hostMetric({ host: HOST, metric, periodSeconds: 300, aggregate: "mean" })).unit;
-    expect(await unit("host_cpu_usage")).toBe("percent");
-    expect(await unit("host_ram_usage")).toBe("kibibyte");
+    expect(await unit("host_cpu_usage")).toBe("%");
+    expect(await unit("host_ram_usage")).toBe("KiBy");
+    expect(await unit("host_inlet_temp")).toBe("Cel");
   });
 
   it("has no value for an empty result, and the time of asking as evaluation time", async () => {
@@ -500,6 +485,109 @@ describe("answers", () => {
   it("takes a series with fewer labels first when the others extend it", async () => {
     const answer = await answerFor([sample("2", { a: "1", b: "2" }), sample("1", { a: "1" })]);
     expect(answer.value).toBe(1);
+  });
+});
+
+describe("the catalogue in the service", () => {
+  const vm = { instanceId: "uuid-0", periodSeconds: 300, aggregate: "mean", vcpus: 1 } as const;
+
+  it("queries the built-in sources of the metrics Watcher's Prometheus datasource lacks", async () => {
+    const { datasource, service } = setup();
+    datasource.samples = [sample("512")];
+    await service.instanceMetric({ ...vm, metric: "instance_ram_allocated" });
+    await service.hostMetric({ host: HOST, metric: "host_power", periodSeconds: 600, aggregate: "max" });
+    expect(datasource.queries).toEqual([
+      "avg_over_time(ceilometer_memory{resource='uuid-0'}[300s])",
+      "max_over_time(ceilometer_hardware_ipmi_node_power{fqdn='marios-env.controlplane.domain'}[600s])",
+    ]);
+  });
+
+  it("names the known metrics of the subject for an unknown name, without a query", async () => {
+    const { datasource, service } = setup();
+    const err = await failure(service.instanceMetric({ ...vm, metric: "instance_gpu" }));
+    expect(err).toMatchObject({ code: "invalid_argument", reason: "UNKNOWN_METRIC", field: "metric" });
+    expect(err.message).toBe(
+      'metric: unknown instance metric "instance_gpu"; the instance metrics are: instance_cpu_usage, instance_l3_cache_usage, instance_ram_allocated, instance_ram_usage, instance_root_disk_size',
+    );
+    expect(datasource.queries).toEqual([]);
+  });
+
+  it("says which subject a metric of the other subject belongs to", async () => {
+    const { service } = setup();
+    const err = await failure(service.instanceMetric({ ...vm, metric: "host_power" }));
+    expect(err.message).toMatch(
+      /^metric: host_power is a host metric, not a instance metric; the instance metrics are: /,
+    );
+    expect(err.reason).toBe("UNKNOWN_METRIC");
+  });
+
+  it("answers no value when the series exist but not for this resource", async () => {
+    const { datasource, service } = setup();
+    const answer = await service.instanceMetric({ ...vm, metric: "instance_root_disk_size" });
+    expect(answer.value).toBeUndefined();
+    expect(answer.unit).toBe("GBy");
+    expect(datasource.seriesNameLoads).toBe(1);
+  });
+
+  it("answers failed_precondition naming the absent series and the option that changes it", async () => {
+    const { datasource, service } = setup();
+    datasource.names = ["ceilometer_cpu"];
+    const err = await failure(
+      service.hostMetric({ host: HOST, metric: "host_power", periodSeconds: 300, aggregate: "mean" }),
+    );
+    expect(err).toMatchObject({ code: "failed_precondition", reason: "SERIES_ABSENT" });
+    expect(err.message).toBe(
+      "metric host_power reads ceilometer_hardware_ipmi_node_power, which Prometheus does not hold; [metric.host_power] series or template changes its source (docs/metrics.md)",
+    );
+    const ram = await failure(
+      service.hostMetric({ host: HOST, metric: "host_ram_usage", periodSeconds: 300, aggregate: "mean" }),
+    );
+    expect(ram.message).toContain("node_memory_MemTotal_bytes, node_memory_MemAvailable_bytes");
+    expect(ram.message).toContain("[metric.host_ram_usage] template changes");
+  });
+
+  it("reads the series names at most once per interval, and not at all while answers carry data", async () => {
+    const { datasource, service } = setup();
+    datasource.samples = [sample("1")];
+    await service.instanceMetric({ ...vm, metric: "instance_ram_usage" });
+    expect(datasource.seriesNameLoads).toBe(0);
+    datasource.samples = [];
+    await service.instanceMetric({ ...vm, metric: "instance_ram_usage" });
+    await service.instanceMetric({ ...vm, metric: "instance_cpu_usage" });
+    expect(datasource.seriesNameLoads).toBe(1);
+  });
+
+  it("queries an override with its own label and series", async () => {
+    const { datasource, service } = setup({
+      overrides: [
+        {
+          name: "instance_ram_usage",
+          section: "metric.instance_ram_usage",
+          series: "libvirt_domain_memory_usage",
+          label: "uuid",
+          sources: {},
+        },
+      ],
+    });
+    datasource.samples = [sample("1")];
+    const answer = await service.instanceMetric({ ...vm, metric: "instance_ram_usage" });
+    expect(answer.query).toBe("avg_over_time(libvirt_domain_memory_usage{uuid='uuid-0'}[300s])");
+    expect(answer.labelName).toBe("uuid");
+  });
+
+  it("lists the metrics of a subject with the label they use and the series the backend lacks", async () => {
+    const { datasource, service } = setup();
+    datasource.names = ["node_cpu_seconds_total", "node_memory_MemTotal_bytes"];
+    const listed = await service.listMetrics("host");
+    expect(listed.map((m) => [m.definition.name, m.labelName, m.missingSeries])).toEqual([
+      ["host_airflow", "fqdn", ["ceilometer_hardware_ipmi_node_airflow"]],
+      ["host_cpu_usage", "fqdn", []],
+      ["host_inlet_temp", "fqdn", ["ceilometer_hardware_ipmi_node_temperature"]],
+      ["host_outlet_temp", "fqdn", ["ceilometer_hardware_ipmi_node_outlet_temperature"]],
+      ["host_power", "fqdn", ["ceilometer_hardware_ipmi_node_power"]],
+      ["host_ram_usage", "fqdn", ["node_memory_MemAvailable_bytes"]],
+    ]);
+    expect(datasource.seriesNameLoads).toBe(1);
   });
 });
 

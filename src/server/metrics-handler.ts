@@ -6,7 +6,6 @@ import {
   Availability,
   MetricOrigin,
   type MetricsService as MetricsServiceDesc,
-  type MetricValue,
   Subject,
   TargetHealth,
 } from "../gen/metricsaccess/v1/metrics_pb.js";

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { HostMetric } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { type Aetos, startAetos } from "../support/aetos.js";
 import { aetosPasswordOptions } from "../support/aetos-harness.js";
 import { callError, type Options, startTestApp, type TestApp } from "../support/app.js";
@@ -28,7 +27,7 @@ import { createTestPki, type TestPki } from "../support/tls-material.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const stack = inject("stack");
-const CPU = { host: "compute-1.example", metric: HostMetric.CPU_USAGE } as const;
+const CPU = { host: "compute-1.example", metric: "host_cpu_usage" } as const;
 
 describe("Aetos over https behind a private CA", () => {
   let workDir: string;
@@ -89,7 +88,7 @@ describe("Aetos over https behind a private CA", () => {
       "prometheus_client.host": stack.prometheus.host,
       "prometheus_client.port": String(stack.prometheus.port),
     });
-    direct = (await prometheus.client.getHostMetric(CPU)).value;
+    direct = (await prometheus.client.getHostMetric(CPU)).result?.value;
     expect(direct).toBeCloseTo(31.25, 6);
   }, 60_000);
 
@@ -111,7 +110,7 @@ describe("Aetos over https behind a private CA", () => {
     const endpoint = service.logs.find((l) => l.msg === "datasource: Aetos, found in the Keystone catalog");
     expect(endpoint?.endpoint).toBe(aetos.url);
     const res = await service.client.getHostMetric(CPU);
-    expect(res.value).toBe(direct);
+    expect(res.result?.value).toBe(direct);
     const hosts = await service.client.listHosts({});
     expect(hosts.hosts.map((h) => h.labelValue)).toContain("compute-1.example");
     // It went through this Aetos (uWSGI logs every request it routed).
@@ -136,6 +135,6 @@ describe("Aetos over https behind a private CA", () => {
   it("insecure = true works without cafile", async () => {
     const service = await app(options({ "watcher_clients_auth.insecure": "true" }));
     const res = await service.client.getHostMetric(CPU);
-    expect(res.value).toBe(direct);
+    expect(res.result?.value).toBe(direct);
   });
 });

@@ -20,7 +20,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Aggregate, HostMetric, InstanceMetric } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { Aggregate } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { type Aetos, startAetos } from "../support/aetos.js";
 import {
   aetosPasswordOptions,
@@ -87,7 +87,7 @@ function expectNoTokenInLog(app: TestApp): void {
 }
 
 function hostCpu(app: TestApp) {
-  return app.client.getHostMetric({ host: HOST, metric: HostMetric.CPU_USAGE });
+  return app.client.getHostMetric({ host: HOST, metric: "host_cpu_usage" });
 }
 
 function aetosRequests(from: number): Exchange[] {
@@ -152,7 +152,7 @@ describe("the service's Keystone token", () => {
       calls++;
       try {
         const res = await hostCpu(app);
-        expect(res.value).toBeCloseTo(31.25, 6);
+        expect(res.result?.value).toBeCloseTo(31.25, 6);
       } catch (err) {
         failures.push(err);
       }
@@ -193,7 +193,7 @@ describe("the service's Keystone token", () => {
     const app = await startService("RegionOne");
     const t0 = performance.now();
     const firstCall = await hostCpu(app);
-    expect(firstCall.value).toBeCloseTo(31.25, 6);
+    expect(firstCall.result?.value).toBeCloseTo(31.25, 6);
     const validatedAt = performance.now();
     const [old] = issuedTokens(ksProxy, ksMark);
     if (!old) throw new Error("the service's token did not pass the Keystone proxy");
@@ -211,7 +211,7 @@ describe("the service's Keystone token", () => {
 
     const aetosMark = aetosProxy.exchanges.length;
     const res = await hostCpu(app);
-    expect(res.value).toBeCloseTo(31.25, 6);
+    expect(res.result?.value).toBeCloseTo(31.25, 6);
     timings.revocationTestMs = since(t0);
 
     // Still inside the fresh window: the new token came from the 401, not from a renewal.
@@ -252,12 +252,12 @@ describe("the service's Keystone token", () => {
       Array.from({ length: 8 }, () =>
         app.client.getInstanceMetric({
           instanceId: VM_B,
-          metric: InstanceMetric.RAM_USAGE,
+          metric: "instance_ram_usage",
           aggregate: Aggregate.MAX,
         }),
       ),
     );
-    expect(primed.every((r) => r.value === 2816)).toBe(true);
+    expect(primed.every((r) => r.result?.value === 2816)).toBe(true);
     await app.client.listHosts({});
 
     const stopping = performance.now();
@@ -271,13 +271,13 @@ describe("the service's Keystone token", () => {
       for (let i = 0; i < 3; i++) {
         const [cpu, ram, vm, hosts] = await Promise.all([
           hostCpu(app),
-          app.client.getHostMetric({ host: "compute-2", metric: HostMetric.RAM_USAGE }),
-          app.client.getInstanceMetric({ instanceId: VM_B, metric: InstanceMetric.CPU_USAGE, vcpus: 2 }),
+          app.client.getHostMetric({ host: "compute-2", metric: "host_ram_usage" }),
+          app.client.getInstanceMetric({ instanceId: VM_B, metric: "instance_cpu_usage", vcpus: 2 }),
           app.client.listHosts({ pageSize: 2 }),
         ]);
-        expect(cpu.value).toBeCloseTo(31.25, 6);
-        expect(ram.hostLabelValue).toBe("compute-2.example");
-        expect(vm.value).toBeCloseTo(62.5, 6);
+        expect(cpu.result?.value).toBeCloseTo(31.25, 6);
+        expect(ram.result?.labelValue).toBe("compute-2.example");
+        expect(vm.result?.value).toBeCloseTo(62.5, 6);
         expect(hosts.hosts).toHaveLength(2);
         answers += 4;
       }

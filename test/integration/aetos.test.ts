@@ -9,12 +9,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ConfigError } from "../../src/config/load.js";
 import { MetricsAccessError } from "../../src/errors.js";
-import {
-  Aggregate,
-  HostMetric,
-  InstanceMetric,
-  ListHostsResponseSchema,
-} from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { Aggregate, ListHostsResponseSchema } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import {
   aetosAppCredentialOptions,
   aetosPasswordOptions,
@@ -96,31 +91,34 @@ describe("Aetos and direct Prometheus give the same answers", () => {
     for (const period of PERIODS) {
       it(`host CPU and RAM of ${HOST}, instance CPU and RAM of vm-b: ${Aggregate[aggregate]}, ${period} s`, async () => {
         const p = { seconds: BigInt(period) };
-        const host = (metric: HostMetric) => ({ host: HOST, metric, aggregate, period: p });
-        const vm = (metric: InstanceMetric) => ({ instanceId: VM_B, metric, aggregate, period: p, vcpus: 2 });
+        const host = (metric: string) => ({ host: HOST, metric, aggregate, period: p });
+        const vm = (metric: string) => ({ instanceId: VM_B, metric, aggregate, period: p, vcpus: 2 });
         const pairs = [
-          ...[HostMetric.CPU_USAGE, HostMetric.RAM_USAGE].map((m) =>
+          ...["host_cpu_usage", "host_ram_usage"].map((m) =>
             Promise.all([direct.client.getHostMetric(host(m)), aetos.client.getHostMetric(host(m))]),
           ),
-          ...[InstanceMetric.CPU_USAGE, InstanceMetric.RAM_USAGE].map((m) =>
+          ...["instance_cpu_usage", "instance_ram_usage"].map((m) =>
             Promise.all([direct.client.getInstanceMetric(vm(m)), aetos.client.getInstanceMetric(vm(m))]),
           ),
         ];
         for (const [d, a] of await Promise.all(pairs)) {
-          expect(a.query).toBe(d.query);
-          expect(a.unit).toBe(d.unit);
-          expect(a.seriesCount).toBe(d.seriesCount);
-          expect(a.seriesCount).toBeGreaterThan(0);
-          expectRelativelyClose(a.value, d.value);
+          expect(a.result?.metric).toBe(d.result?.metric);
+          expect(a.result?.query).toBe(d.result?.query);
+          expect(a.result?.unit).toBe(d.result?.unit);
+          expect(a.result?.labelName).toBe(d.result?.labelName);
+          expect(a.result?.labelValue).toBe(d.result?.labelValue);
+          expect(a.result?.seriesCount).toBe(d.result?.seriesCount);
+          expect(a.result?.seriesCount).toBeGreaterThan(0);
+          expectRelativelyClose(a.result?.value, d.result?.value);
         }
       });
     }
   }
 
   it("gives the fleet's known value, host CPU mean of compute-1 ≈ 31.25 %", async () => {
-    const res = await aetos.client.getHostMetric({ host: "compute-1", metric: HostMetric.CPU_USAGE });
-    expect(res.hostLabelValue).toBe(HOST);
-    expect(res.value).toBeCloseTo(31.25, 6);
+    const res = await aetos.client.getHostMetric({ host: "compute-1", metric: "host_cpu_usage" });
+    expect(res.result?.labelValue).toBe(HOST);
+    expect(res.result?.value).toBeCloseTo(31.25, 6);
   });
 
   it("lists the same hosts, with the same targets", async () => {
@@ -131,7 +129,7 @@ describe("Aetos and direct Prometheus give the same answers", () => {
 
   it("answers NOT_FOUND for an unknown host through Aetos too", async () => {
     const err = await callError(
-      aetos.client.getHostMetric({ host: "no-such-host.example", metric: HostMetric.CPU_USAGE }),
+      aetos.client.getHostMetric({ host: "no-such-host.example", metric: "host_cpu_usage" }),
     );
     expect(err.code).toBe(Code.NotFound);
   });
@@ -146,8 +144,8 @@ describe("Aetos datasource: credentials and catalog selection", () => {
     );
     try {
       expect(tokenIssuedLines(app.logs)[0]?.roles).toContain("service");
-      const res = await app.client.getHostMetric({ host: HOST, metric: HostMetric.CPU_USAGE });
-      expect(res.value).toBeCloseTo(31.25, 6);
+      const res = await app.client.getHostMetric({ host: HOST, metric: "host_cpu_usage" });
+      expect(res.result?.value).toBeCloseTo(31.25, 6);
       const hosts = await app.client.listHosts({});
       expect(hosts.hosts.map((h) => h.labelValue)).toContain(HOST);
     } finally {
@@ -169,10 +167,10 @@ describe("Aetos datasource: credentials and catalog selection", () => {
       expect(String(found?.endpoint)).toContain("//localhost:");
       const res = await app.client.getInstanceMetric({
         instanceId: VM_B,
-        metric: InstanceMetric.RAM_USAGE,
+        metric: "instance_ram_usage",
         aggregate: Aggregate.MAX,
       });
-      expect(res.value).toBeCloseTo(2816, 6);
+      expect(res.result?.value).toBeCloseTo(2816, 6);
     } finally {
       await app.stop();
     }
@@ -309,14 +307,14 @@ describe("Aetos datasource: a user with only the reader role", () => {
   it("gets no data, not an error, from GetInstanceMetric: Aetos confines a reader's query to its project", async () => {
     // Aetos adds project='<tenant-a id>' to the query; vm-b belongs to another project. The answer
     // cannot tell this from a VM without samples (Watcher's datasource cannot either).
-    const res = await reader.client.getInstanceMetric({ instanceId: VM_B, metric: InstanceMetric.RAM_USAGE });
-    expect(res.seriesCount).toBe(0);
-    expect(res.value).toBeUndefined();
-    expect(res.query).not.toContain("project");
+    const res = await reader.client.getInstanceMetric({ instanceId: VM_B, metric: "instance_ram_usage" });
+    expect(res.result?.seriesCount).toBe(0);
+    expect(res.result?.value).toBeUndefined();
+    expect(res.result?.query).not.toContain("project");
   });
 
   it("gets PERMISSION_DENIED from GetHostMetric (the host lookup reads the targets)", async () => {
-    const err = await callError(reader.client.getHostMetric({ host: HOST, metric: HostMetric.CPU_USAGE }));
+    const err = await callError(reader.client.getHostMetric({ host: HOST, metric: "host_cpu_usage" }));
     expect(err.code).toBe(Code.PermissionDenied);
     expect(err.rawMessage).toMatch(/admin or service role/);
   });

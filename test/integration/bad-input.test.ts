@@ -10,8 +10,6 @@ import {
   Aggregate,
   type GetHostMetricRequest,
   type GetInstanceMetricRequest,
-  HostMetric,
-  InstanceMetric,
 } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 
@@ -48,21 +46,19 @@ type InstanceInit = Partial<Omit<GetInstanceMetricRequest, "$typeName" | "period
 };
 
 async function hostError(request: HostInit): Promise<ConnectError> {
-  const err = await service.client
-    .getHostMetric({ host: HOST, metric: HostMetric.CPU_USAGE, ...request })
-    .then(
-      (res) => new Error(`expected an error, got ${JSON.stringify(res.value)}`),
-      (e: unknown) => e,
-    );
+  const err = await service.client.getHostMetric({ host: HOST, metric: "host_cpu_usage", ...request }).then(
+    (res) => new Error(`expected an error, got ${JSON.stringify(res.result?.value)}`),
+    (e: unknown) => e,
+  );
   if (!(err instanceof ConnectError)) throw err;
   return err;
 }
 
 async function instanceError(request: InstanceInit): Promise<ConnectError> {
   const err = await service.client
-    .getInstanceMetric({ instanceId: VM_A, metric: InstanceMetric.RAM_USAGE, ...request })
+    .getInstanceMetric({ instanceId: VM_A, metric: "instance_ram_usage", ...request })
     .then(
-      (res) => new Error(`expected an error, got ${JSON.stringify(res.value)}`),
+      (res) => new Error(`expected an error, got ${JSON.stringify(res.result?.value)}`),
       (e: unknown) => e,
     );
   if (!(err instanceof ConnectError)) throw err;
@@ -75,12 +71,37 @@ function expectInvalid(err: ConnectError, field: string): void {
   expect(err.metadata.get("x-error-reason")).toBe("INVALID_FIELD");
 }
 
+/** INVALID_ARGUMENT, reason UNKNOWN_METRIC, naming `metric` and listing the subject's metrics. */
+function expectUnknownMetric(err: ConnectError, metric: string, listed: readonly string[]): void {
+  expect(Code[err.code], err.rawMessage).toBe("InvalidArgument");
+  expect(err.rawMessage.startsWith("metric: "), err.rawMessage).toBe(true);
+  expect(err.rawMessage).toContain(metric);
+  for (const name of listed) expect(err.rawMessage).toContain(name);
+  expect(err.metadata.get("x-error-reason")).toBe("UNKNOWN_METRIC");
+}
+
+const HOST_METRICS = [
+  "host_cpu_usage",
+  "host_ram_usage",
+  "host_outlet_temp",
+  "host_inlet_temp",
+  "host_airflow",
+  "host_power",
+];
+const INSTANCE_METRICS = [
+  "instance_cpu_usage",
+  "instance_ram_usage",
+  "instance_ram_allocated",
+  "instance_l3_cache_usage",
+  "instance_root_disk_size",
+];
+
 describe("GetHostMetric rejects bad fields with INVALID_ARGUMENT naming the field", () => {
   const cases: [string, HostInit, string][] = [
     ["empty host", { host: "" }, "host"],
     ["host of 256 characters", { host: "h".repeat(256) }, "host"],
-    ["unknown metric 99", { metric: 99 as HostMetric }, "metric"],
-    ["UNSPECIFIED metric", { metric: HostMetric.UNSPECIFIED }, "metric"],
+    ["empty metric", { metric: "" }, "metric"],
+    ["metric of 256 characters", { metric: "m".repeat(256) }, "metric"],
     ["unknown aggregate 99", { aggregate: 99 as Aggregate }, "aggregate"],
     ["negative period", { period: { seconds: -300n } }, "period"],
     ["negative nanos in the period", { period: { seconds: 0n, nanos: -1 } }, "period"],
@@ -97,9 +118,29 @@ describe("GetHostMetric rejects bad fields with INVALID_ARGUMENT naming the fiel
 
   it("names the limit it enforces", async () => {
     expect((await hostError({ host: "h".repeat(256) })).rawMessage).toContain("255");
-    expect((await hostError({ metric: 99 as HostMetric })).rawMessage).toContain("99");
+    expect((await hostError({ metric: "" })).rawMessage).toBe("metric: required");
+    expect((await hostError({ metric: "m".repeat(256) })).rawMessage).toContain("255");
     expect((await hostError({ period: { seconds: BigInt(366 * DAY + 1) } })).rawMessage).toContain(
       "366 days",
+    );
+  });
+
+  it("answers an unknown metric, an instance metric or an old enum name with UNKNOWN_METRIC", async () => {
+    for (const metric of [
+      "no_such_metric",
+      "instance_cpu_usage",
+      "HOST_METRIC_CPU_USAGE",
+      "Host_CPU_Usage",
+    ]) {
+      expectUnknownMetric(await hostError({ metric }), metric, HOST_METRICS);
+    }
+  });
+
+  it("checks the metric before the host: an unknown metric of an unknown host is UNKNOWN_METRIC", async () => {
+    expectUnknownMetric(
+      await hostError({ host: "no-such-host.example", metric: "no_such_metric" }),
+      "no_such_metric",
+      HOST_METRICS,
     );
   });
 
@@ -108,12 +149,12 @@ describe("GetHostMetric rejects bad fields with INVALID_ARGUMENT naming the fiel
     expect(Code[longHost.code]).toBe("NotFound");
     const res = await service.client.getHostMetric({
       host: HOST,
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
       period: { seconds: BigInt(366 * DAY) },
       granularity: { seconds: 0n },
     });
-    expect(res.query).toContain(`[${366 * DAY}s]`);
-    expect(res.value).toBeDefined();
+    expect(res.result?.query).toContain(`[${366 * DAY}s]`);
+    expect(res.result?.value).toBeDefined();
   });
 
   it("answers a hostile host name with NOT_FOUND naming it, never a PromQL error or a value", async () => {
@@ -121,7 +162,7 @@ describe("GetHostMetric rejects bad fields with INVALID_ARGUMENT naming the fiel
     expect(Code[err.code], err.rawMessage).toBe("NotFound");
     expect(err.rawMessage).toContain(JSON.stringify(HOSTILE));
     expect(err.metadata.get("x-error-reason")).toBe("HOST_NOT_FOUND");
-    for (const metric of [HostMetric.RAM_USAGE, HostMetric.CPU_USAGE]) {
+    for (const metric of ["host_ram_usage", "host_cpu_usage"]) {
       const again = await hostError({ host: HOSTILE, metric, aggregate: Aggregate.MAX });
       expect(Code[again.code]).toBe("NotFound");
     }
@@ -132,8 +173,8 @@ describe("GetInstanceMetric rejects bad fields with INVALID_ARGUMENT naming the 
   const cases: [string, InstanceInit, string][] = [
     ["empty instance_id", { instanceId: "" }, "instance_id"],
     ["instance_id of 256 characters", { instanceId: "i".repeat(256) }, "instance_id"],
-    ["unknown metric 99", { metric: 99 as InstanceMetric }, "metric"],
-    ["UNSPECIFIED metric", { metric: InstanceMetric.UNSPECIFIED }, "metric"],
+    ["empty metric", { metric: "" }, "metric"],
+    ["metric of 256 characters", { metric: "m".repeat(256) }, "metric"],
     ["unknown aggregate 99", { aggregate: 99 as Aggregate }, "aggregate"],
     ["negative period", { period: { seconds: -1n } }, "period"],
     ["fractional period", { period: { seconds: 0n, nanos: 1 } }, "period"],
@@ -147,15 +188,26 @@ describe("GetInstanceMetric rejects bad fields with INVALID_ARGUMENT naming the 
     });
   }
 
+  it("answers an unknown metric, a host metric or an old enum name with UNKNOWN_METRIC", async () => {
+    for (const metric of ["no_such_metric", "host_ram_usage", "INSTANCE_METRIC_RAM_USAGE"]) {
+      expectUnknownMetric(await instanceError({ metric }), metric, INSTANCE_METRICS);
+    }
+    // A hostile name is only ever looked up, never put into a query.
+    const hostile = await instanceError({ metric: HOSTILE });
+    expect(Code[hostile.code], hostile.rawMessage).toBe("InvalidArgument");
+    expect(hostile.rawMessage.startsWith("metric: "), hostile.rawMessage).toBe(true);
+    expect(hostile.metadata.get("x-error-reason")).toBe("UNKNOWN_METRIC");
+  });
+
   it("matches a hostile instance id literally: OK, no value, the literal escaped in the query", async () => {
-    for (const metric of [InstanceMetric.RAM_USAGE, InstanceMetric.CPU_USAGE]) {
+    for (const metric of ["instance_ram_usage", "instance_cpu_usage"]) {
       const res = await service.client.getInstanceMetric({ instanceId: HOSTILE, metric });
-      expect(res.value).toBeUndefined();
-      expect(res.seriesCount).toBe(0);
-      expect(res.instanceLabelValue).toBe(HOSTILE);
-      expect(res.query).toContain(`{resource=${HOSTILE_LITERAL}}`);
+      expect(res.result?.value).toBeUndefined();
+      expect(res.result?.seriesCount).toBe(0);
+      expect(res.result?.labelValue).toBe(HOSTILE);
+      expect(res.result?.query).toContain(`{resource=${HOSTILE_LITERAL}}`);
       // The injected tail stayed inside the literal: nothing of it is outside the quotes.
-      expect(res.query.replace(HOSTILE_LITERAL, "''")).not.toContain("vector(1)");
+      expect(res.result?.query.replace(HOSTILE_LITERAL, "''")).not.toContain("vector(1)");
     }
   });
 });
@@ -200,16 +252,16 @@ describe("bad input through Connect JSON over HTTP/1.1", () => {
 
   it("answers 400 invalid_argument naming the field", async () => {
     const cases: [string, string, string][] = [
-      ["GetHostMetric", '{"host":"","metric":"HOST_METRIC_CPU_USAGE"}', "host"],
-      ["GetHostMetric", '{"host":"compute-1.example","metric":99}', "metric"],
-      [
-        "GetHostMetric",
-        '{"host":"compute-1.example","metric":"HOST_METRIC_CPU_USAGE","period":"1.5s"}',
-        "period",
-      ],
-      ["GetHostMetric", '{"host":"compute-1.example","metric":1,"period":"-60s"}', "period"],
-      ["GetHostMetric", '{"host":"compute-1.example","metric":1,"aggregate":99}', "aggregate"],
-      ["GetInstanceMetric", '{"instanceId":"","metric":"INSTANCE_METRIC_RAM_USAGE"}', "instance_id"],
+      ["GetHostMetric", '{"host":"","metric":"host_cpu_usage"}', "host"],
+      ["GetHostMetric", '{"host":"compute-1.example"}', "metric"],
+      ["GetHostMetric", '{"host":"compute-1.example","metric":"no_such_metric"}', "metric"],
+      // The enum names of the old contract are unknown metric names now.
+      ["GetHostMetric", '{"host":"compute-1.example","metric":"HOST_METRIC_CPU_USAGE"}', "metric"],
+      ["GetHostMetric", '{"host":"compute-1.example","metric":"host_cpu_usage","period":"1.5s"}', "period"],
+      ["GetHostMetric", '{"host":"compute-1.example","metric":"host_cpu_usage","period":"-60s"}', "period"],
+      ["GetHostMetric", '{"host":"compute-1.example","metric":"host_cpu_usage","aggregate":99}', "aggregate"],
+      ["GetInstanceMetric", '{"instanceId":"","metric":"instance_ram_usage"}', "instance_id"],
+      ["GetInstanceMetric", '{"instanceId":"x","metric":"host_ram_usage"}', "metric"],
       ["ListHosts", '{"pageSize":-1}', "page_size"],
       ["ListHosts", '{"pageToken":"garbage"}', "page_token"],
     ];
@@ -222,12 +274,12 @@ describe("bad input through Connect JSON over HTTP/1.1", () => {
 
   it("rejects what JSON decoding cannot take, or drops, naming the field", async () => {
     const cases: [string, string][] = [
-      // Unknown enum names are dropped like unknown fields (connect's default), so metric is unset.
-      ['{"host":"compute-1.example","metric":"HOST_METRIC_BOGUS"}', "metric: required"],
+      // metric is a string: a number (an old enum value) does not decode.
+      ['{"host":"compute-1.example","metric":1}', "GetHostMetricRequest.metric"],
       // A lone UTF-16 surrogate: JSON can carry it, UTF-8 (and so Prometheus) cannot.
-      ['{"host":"x\\ud800y","metric":"HOST_METRIC_CPU_USAGE"}', "GetHostMetricRequest.host"],
+      ['{"host":"x\\ud800y","metric":"host_cpu_usage"}', "GetHostMetricRequest.host"],
       // protobuf-es names the message type here, not the field (the only such case).
-      ['{"host":"compute-1.example","metric":1,"period":"soon"}', "google.protobuf.Duration"],
+      ['{"host":"compute-1.example","metric":"host_cpu_usage","period":"soon"}', "google.protobuf.Duration"],
     ];
     for (const [body, field] of cases) {
       const out = await post("GetHostMetric", body);
@@ -237,10 +289,7 @@ describe("bad input through Connect JSON over HTTP/1.1", () => {
   });
 
   it("answers a hostile host with 404 not_found naming it", async () => {
-    const out = await post(
-      "GetHostMetric",
-      JSON.stringify({ host: HOSTILE, metric: "HOST_METRIC_CPU_USAGE" }),
-    );
+    const out = await post("GetHostMetric", JSON.stringify({ host: HOSTILE, metric: "host_cpu_usage" }));
     expect(out).toMatchObject({ status: 404, code: "not_found" });
     expect(out.message).toContain(JSON.stringify(HOSTILE));
   });
@@ -251,13 +300,18 @@ describe("bad input through Connect JSON over HTTP/1.1", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         instanceId: HOSTILE,
-        metric: "INSTANCE_METRIC_RAM_USAGE",
+        metric: "instance_ram_usage",
         period: "600s" satisfies DurationJson,
       }),
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as Record<string, unknown>;
-    expect(body.value).toBeUndefined();
-    expect(body.query).toBe(`avg_over_time(ceilometer_memory_usage{resource=${HOSTILE_LITERAL}}[600s])`);
+    const body = (await res.json()) as { result?: Record<string, unknown> };
+    expect(body.result?.value).toBeUndefined();
+    expect(body.result?.metric).toBe("instance_ram_usage");
+    expect(body.result?.labelName).toBe("resource");
+    expect(body.result?.labelValue).toBe(HOSTILE);
+    expect(body.result?.query).toBe(
+      `avg_over_time(ceilometer_memory_usage{resource=${HOSTILE_LITERAL}}[600s])`,
+    );
   });
 });

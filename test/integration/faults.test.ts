@@ -11,7 +11,6 @@ import { promisify } from "node:util";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
-import { HostMetric, InstanceMetric } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { asEnvironment, callError, startTestApp, type TestApp } from "../support/app.js";
 import {
   type FakePrometheus,
@@ -23,7 +22,7 @@ import { type RunningPrometheus, startPrometheus } from "../support/prometheus.j
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CPU = { host: "compute-1.example", metric: HostMetric.CPU_USAGE } as const;
+const CPU = { host: "compute-1.example", metric: "host_cpu_usage" } as const;
 
 describe("Prometheus unreachable", () => {
   let service: TestApp;
@@ -44,7 +43,7 @@ describe("Prometheus unreachable", () => {
     for (const call of [
       service.client.getHostMetric(CPU),
       service.client.listHosts({}),
-      service.client.getInstanceMetric({ instanceId: "x", metric: InstanceMetric.RAM_USAGE }),
+      service.client.getInstanceMetric({ instanceId: "x", metric: "instance_ram_usage" }),
     ]) {
       const err = await callError(call);
       expect(Code[err.code], err.rawMessage).toBe("Unavailable");
@@ -214,7 +213,7 @@ describe("Prometheus under a route prefix, and on IPv6", () => {
         "prometheus_client.root_path": rootPath,
       });
       const res = await service.client.getHostMetric(CPU);
-      expect(res.value).toBeCloseTo(31.25, 6);
+      expect(res.result?.value).toBeCloseTo(31.25, 6);
     }
   });
 
@@ -251,7 +250,7 @@ describe("Prometheus under a route prefix, and on IPv6", () => {
         "prometheus_client.port": String(v6.port),
       });
       const res = await service.client.getHostMetric(CPU);
-      expect(res.value).toBeCloseTo(31.25, 6);
+      expect(res.result?.value).toBeCloseTo(31.25, 6);
       const hosts = await service.client.listHosts({});
       expect(hosts.hosts.map((h) => h.labelValue)).toContain("compute-1.example");
     }

@@ -11,7 +11,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.js";
-import { HostMetric, MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { type FakePrometheus, startFakePrometheus } from "../support/interop-fake-prometheus.js";
 import { closeClient, grpc, grpcClient, unary } from "../support/interop-grpc.js";
 import { type ServiceProcess, spawnService } from "../support/interop-process.js";
@@ -129,8 +129,8 @@ describe("serving from a watcher.conf", () => {
     const proc = start([`--config-file=${conf}`]);
     const port = await proc.serving(START_MS);
     const client = createClient(MetricsService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
-    const res = await client.getHostMetric({ host: "compute-1.example", metric: HostMetric.CPU_USAGE });
-    expect(res.value).toBeCloseTo(31.25, 6);
+    const res = await client.getHostMetric({ host: "compute-1.example", metric: "host_cpu_usage" });
+    expect(res.result?.value).toBeCloseTo(31.25, 6);
     const hosts = await client.listHosts({});
     expect(hosts.hosts.map((h) => h.labelValue)).toContain("compute-2.example");
 
@@ -164,7 +164,7 @@ describe("SIGTERM while a call is in flight", () => {
     const arrived = fake.nextQuery(5_000);
     const started = performance.now();
     const inFlight = client.getHostMetric(
-      { host: "compute-1.example", metric: HostMetric.CPU_USAGE },
+      { host: "compute-1.example", metric: "host_cpu_usage" },
       { headers: { "x-request-id": "drain-me" } },
     );
     await arrived;
@@ -185,7 +185,7 @@ describe("SIGTERM while a call is in flight", () => {
     }
 
     const res = await inFlight;
-    expect(res.value).toBe(42.5);
+    expect(res.result?.value).toBe(42.5);
     expect(performance.now() - started).toBeGreaterThanOrEqual(1_400);
 
     const { code } = await proc.exited;

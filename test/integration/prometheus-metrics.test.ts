@@ -1,7 +1,7 @@
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Aggregate, HostMetric, InstanceMetric, Unit } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { Aggregate } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { fleetWindow, ODD_HOST, SAMPLE_FLEET } from "../support/fleet.js";
 import { expectedValue } from "../support/fleet-expected.js";
@@ -38,9 +38,10 @@ afterAll(async () => {
 });
 
 /** The evaluation time the service reports, in seconds: the fleet's expected values depend on it. */
-function evalSeconds(res: { evaluationTime?: Timestamp | undefined }): number {
-  if (!res.evaluationTime) throw new Error("no evaluation_time in the answer");
-  return timestampMs(res.evaluationTime) / 1000;
+function evalSeconds(res: { result?: { evaluationTime?: Timestamp | undefined } | undefined }): number {
+  const evaluationTime = res.result?.evaluationTime;
+  if (!evaluationTime) throw new Error("no evaluation_time in the answer");
+  return timestampMs(evaluationTime) / 1000;
 }
 
 function expectClose(actual: number | undefined, expected: number | undefined): void {
@@ -54,10 +55,7 @@ describe("host metrics through direct Prometheus", () => {
     for (const [aggregate, hostAgg] of AGGREGATES) {
       for (const period of PERIODS) {
         it(`host_cpu_usage and host_ram_usage of ${host}, ${Aggregate[aggregate]}, ${period} s`, async () => {
-          for (const [metric, name] of [
-            [HostMetric.CPU_USAGE, "host_cpu_usage"],
-            [HostMetric.RAM_USAGE, "host_ram_usage"],
-          ] as const) {
+          for (const metric of ["host_cpu_usage", "host_ram_usage"] as const) {
             const res = await service.client.getHostMetric({
               host,
               metric,
@@ -68,14 +66,16 @@ describe("host metrics through direct Prometheus", () => {
             const expected = expectedValue(
               SAMPLE_FLEET,
               window,
-              { metric: name, host, aggregate: hostAgg, periodSec: period },
+              { metric, host, aggregate: hostAgg, periodSec: period },
               evalSec,
             );
-            expectClose(res.value, expected);
-            expect(res.hostLabelValue).toBe(host);
-            expect(res.unit).toBe(metric === HostMetric.CPU_USAGE ? Unit.PERCENT : Unit.KIBIBYTE);
-            expect(res.query).toContain(`[${period}s]`);
-            expect(res.seriesCount).toBe(1);
+            expectClose(res.result?.value, expected);
+            expect(res.result?.metric).toBe(metric);
+            expect(res.result?.labelName).toBe("fqdn");
+            expect(res.result?.labelValue).toBe(host);
+            expect(res.result?.unit).toBe(metric === "host_cpu_usage" ? "%" : "KiBy");
+            expect(res.result?.query).toContain(`[${period}s]`);
+            expect(res.result?.seriesCount).toBe(1);
           }
         });
       }
@@ -85,46 +85,46 @@ describe("host metrics through direct Prometheus", () => {
   it("runs Watcher's query byte for byte, with the max/min inversion", async () => {
     const res = await service.client.getHostMetric({
       host: "compute-1.example",
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
       aggregate: Aggregate.MAX,
     });
-    expect(res.query).toBe(
+    expect(res.result?.query).toBe(
       "100 - (min by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='compute-1.example'}[300s])) * 100)",
     );
-    expectClose(res.value, 50);
+    expectClose(res.result?.value, 50);
   });
 
   it("resolves a short name to its FQDN", async () => {
-    const res = await service.client.getHostMetric({ host: "compute-2", metric: HostMetric.CPU_USAGE });
-    expect(res.hostLabelValue).toBe("compute-2.example");
-    expectClose(res.value, 68.75);
+    const res = await service.client.getHostMetric({ host: "compute-2", metric: "host_cpu_usage" });
+    expect(res.result?.labelValue).toBe("compute-2.example");
+    expectClose(res.result?.value, 68.75);
   });
 
   it("resolves a label value without a dot only exactly", async () => {
-    const res = await service.client.getHostMetric({ host: "shorty", metric: HostMetric.CPU_USAGE });
-    expect(res.hostLabelValue).toBe("shorty");
-    expectClose(res.value, 62.5);
+    const res = await service.client.getHostMetric({ host: "shorty", metric: "host_cpu_usage" });
+    expect(res.result?.labelValue).toBe("shorty");
+    expectClose(res.result?.value, 62.5);
   });
 
   it("returns a real zero as 0, not as no data", async () => {
     const res = await service.client.getHostMetric({
       host: "compute-3.example",
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
       period: { seconds: 60n },
     });
-    expect(res.value).not.toBeUndefined();
-    expect(Math.abs(res.value ?? 1)).toBeLessThan(1e-9);
+    expect(res.result?.value).not.toBeUndefined();
+    expect(Math.abs(res.result?.value ?? 1)).toBeLessThan(1e-9);
   });
 
   it("escapes a host name full of quotes and backslashes, so it matches literally", async () => {
-    const res = await service.client.getHostMetric({ host: ODD_HOST, metric: HostMetric.CPU_USAGE });
-    expect(res.query).toContain(`fqdn='odd\\'host"x\\\\y.example'`);
-    expectClose(res.value, 37.5);
+    const res = await service.client.getHostMetric({ host: ODD_HOST, metric: "host_cpu_usage" });
+    expect(res.result?.query).toContain(`fqdn='odd\\'host"x\\\\y.example'`);
+    expectClose(res.result?.value, 37.5);
   });
 
   it("answers NOT_FOUND naming an unknown host", async () => {
     const err = await service.client
-      .getHostMetric({ host: "no-such-host.example", metric: HostMetric.CPU_USAGE })
+      .getHostMetric({ host: "no-such-host.example", metric: "host_cpu_usage" })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.NotFound);
@@ -133,28 +133,35 @@ describe("host metrics through direct Prometheus", () => {
 
   it("answers FAILED_PRECONDITION for an ambiguous short name, naming both hosts", async () => {
     const err = (await service.client
-      .getHostMetric({ host: "twin", metric: HostMetric.CPU_USAGE })
+      .getHostMetric({ host: "twin", metric: "host_cpu_usage" })
       .catch((e: unknown) => e)) as ConnectError;
     expect(err.code).toBe(Code.FailedPrecondition);
     expect(err.rawMessage).toContain("twin.a.example");
     expect(err.rawMessage).toContain("twin.b.example");
   });
 
-  it("answers FAILED_PRECONDITION naming a metric without a Prometheus source", async () => {
-    const err = (await service.client
-      .getHostMetric({ host: "compute-1.example", metric: HostMetric.POWER })
-      .catch((e: unknown) => e)) as ConnectError;
-    expect(err.code).toBe(Code.FailedPrecondition);
-    expect(err.rawMessage).toContain("host_power");
+  it("answers INVALID_ARGUMENT for an unknown metric or an instance metric, listing the host metrics", async () => {
+    for (const metric of ["no_such_metric", "instance_cpu_usage"]) {
+      const err = (await service.client
+        .getHostMetric({ host: "compute-1.example", metric })
+        .catch((e: unknown) => e)) as ConnectError;
+      expect(err).toBeInstanceOf(ConnectError);
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.rawMessage).toMatch(/^metric: /);
+      expect(err.rawMessage).toContain(metric);
+      expect(err.rawMessage).toContain("host_cpu_usage");
+      expect(err.rawMessage).toContain("host_power");
+      expect(err.metadata.get("x-error-reason")).toBe("UNKNOWN_METRIC");
+    }
   });
 
   it("serves a real node exporter's host", async () => {
     const res = await service.client.getHostMetric({
       host: "node-exporter.local.example",
-      metric: HostMetric.RAM_USAGE,
+      metric: "host_ram_usage",
       period: { seconds: 30n },
     });
-    expect(res.value).toBeGreaterThan(0);
+    expect(res.result?.value).toBeGreaterThan(0);
   });
 });
 
@@ -170,14 +177,14 @@ describe("instance metrics through direct Prometheus", () => {
         ] as const) {
           const cpu = await service.client.getInstanceMetric({
             instanceId: uuid,
-            metric: InstanceMetric.CPU_USAGE,
+            metric: "instance_cpu_usage",
             aggregate,
             vcpus,
             period: { seconds: BigInt(period) },
           });
           const cpuEval = evalSeconds(cpu);
           expectClose(
-            cpu.value,
+            cpu.result?.value,
             expectedValue(
               SAMPLE_FLEET,
               window,
@@ -185,16 +192,16 @@ describe("instance metrics through direct Prometheus", () => {
               cpuEval,
             ),
           );
-          expect(cpu.unit).toBe(Unit.PERCENT);
+          expect(cpu.result?.unit).toBe("%");
           const ram = await service.client.getInstanceMetric({
             instanceId: uuid,
-            metric: InstanceMetric.RAM_USAGE,
+            metric: "instance_ram_usage",
             aggregate,
             period: { seconds: BigInt(period) },
           });
           const ramEval = evalSeconds(ram);
           expectClose(
-            ram.value,
+            ram.result?.value,
             expectedValue(
               SAMPLE_FLEET,
               window,
@@ -202,8 +209,10 @@ describe("instance metrics through direct Prometheus", () => {
               ramEval,
             ),
           );
-          expect(ram.unit).toBe(Unit.MEGABYTE);
-          expect(ram.instanceLabelValue).toBe(uuid);
+          expect(ram.result?.unit).toBe("MBy");
+          expect(ram.result?.metric).toBe("instance_ram_usage");
+          expect(ram.result?.labelName).toBe("resource");
+          expect(ram.result?.labelValue).toBe(uuid);
         }
       });
     }
@@ -212,10 +221,10 @@ describe("instance metrics through direct Prometheus", () => {
   it("caps CPU at 100 % and treats vcpus 0 as 1", async () => {
     const res = await service.client.getInstanceMetric({
       instanceId: VM.c,
-      metric: InstanceMetric.CPU_USAGE,
+      metric: "instance_cpu_usage",
     });
-    expect(res.value).toBe(100);
-    expect(res.query).toBe(
+    expect(res.result?.value).toBe(100);
+    expect(res.result?.query).toBe(
       "clamp_max((avg by (resource)(rate(ceilometer_cpu{resource='33333333-3333-4333-8333-333333333333'}[300s]))/10e+8) *(100/1), 100)",
     );
   });
@@ -223,43 +232,44 @@ describe("instance metrics through direct Prometheus", () => {
   it("picks the series whose labels sort first when several come back, and says how many", async () => {
     const res = await service.client.getInstanceMetric({
       instanceId: VM.b,
-      metric: InstanceMetric.RAM_USAGE,
+      metric: "instance_ram_usage",
       aggregate: Aggregate.MAX,
     });
-    expect(res.seriesCount).toBe(2);
-    expectClose(res.value, 2816);
+    expect(res.result?.seriesCount).toBe(2);
+    expectClose(res.result?.value, 2816);
   });
 
   it("reports NaN as no data", async () => {
     const res = await service.client.getInstanceMetric({
       instanceId: VM.d,
-      metric: InstanceMetric.RAM_USAGE,
+      metric: "instance_ram_usage",
     });
-    expect(res.value).toBeUndefined();
-    expect(res.seriesCount).toBe(1);
+    expect(res.result?.value).toBeUndefined();
+    expect(res.result?.seriesCount).toBe(1);
   });
 
   it("reports an unknown instance as no data, with the query it ran", async () => {
     const res = await service.client.getInstanceMetric({
       instanceId: "no-such-vm",
-      metric: InstanceMetric.RAM_USAGE,
+      metric: "instance_ram_usage",
     });
-    expect(res.value).toBeUndefined();
-    expect(res.seriesCount).toBe(0);
-    expect(res.evaluationTime).toBeDefined();
+    expect(res.result?.value).toBeUndefined();
+    expect(res.result?.seriesCount).toBe(0);
+    expect(res.result?.evaluationTime).toBeDefined();
   });
 
-  it("answers FAILED_PRECONDITION for metrics Watcher reads from Nova", async () => {
-    for (const metric of [
-      InstanceMetric.RAM_ALLOCATED,
-      InstanceMetric.ROOT_DISK_SIZE,
-      InstanceMetric.L3_CACHE_USAGE,
-    ]) {
+  it("answers INVALID_ARGUMENT for an unknown metric or a host metric, listing the instance metrics", async () => {
+    for (const metric of ["no_such_metric", "host_ram_usage"]) {
       const err = (await service.client
         .getInstanceMetric({ instanceId: VM.a, metric })
         .catch((e: unknown) => e)) as ConnectError;
-      expect(err.code).toBe(Code.FailedPrecondition);
-      expect(err.rawMessage).toMatch(/^metric instance_/);
+      expect(err).toBeInstanceOf(ConnectError);
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.rawMessage).toMatch(/^metric: /);
+      expect(err.rawMessage).toContain(metric);
+      expect(err.rawMessage).toContain("instance_ram_usage");
+      expect(err.rawMessage).toContain("instance_root_disk_size");
+      expect(err.metadata.get("x-error-reason")).toBe("UNKNOWN_METRIC");
     }
   });
 });

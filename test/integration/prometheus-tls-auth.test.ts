@@ -19,7 +19,6 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostMetric } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { callError, type Options, startTestApp, type TestApp } from "../support/app.js";
 import { throwFirstFailure } from "../support/processes.js";
 import { type RunningPrometheus, startPrometheus } from "../support/prometheus.js";
@@ -27,7 +26,7 @@ import { createTestPki, type TestPki } from "../support/tls-material.js";
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CPU = { host: "compute-1.example", metric: HostMetric.CPU_USAGE } as const;
+const CPU = { host: "compute-1.example", metric: "host_cpu_usage" } as const;
 const USERNAME = "watcher-reader";
 // A colon in the password: basic auth splits user:password at the first colon only.
 const PASSWORD = "prom-tls-pw:5e9c1a7d";
@@ -165,7 +164,7 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
       "prometheus_client.cafile": pki.caFile,
     });
     const res = await service.client.getHostMetric(CPU);
-    expect(res.value).toBeCloseTo(31.25, 6);
+    expect(res.result?.value).toBeCloseTo(31.25, 6);
     const hosts = await service.client.listHosts({});
     expect(hosts.hosts.map((h) => h.labelValue)).toContain("compute-1.example");
   });
@@ -203,7 +202,7 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
       "prometheus_client.keyfile": pki.clientKeyFile,
     });
     const res = await service.client.getHostMetric(CPU);
-    expect(res.value).toBeCloseTo(31.25, 6);
+    expect(res.result?.value).toBeCloseTo(31.25, 6);
   });
 
   it("without certfile/keyfile that Prometheus turns the service away: UNAVAILABLE", async () => {
@@ -226,7 +225,7 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
       "prometheus_client.password": PASSWORD,
     });
     const res = await service.client.getHostMetric(CPU);
-    expect(res.value).toBeCloseTo(31.25, 6);
+    expect(res.result?.value).toBeCloseTo(31.25, 6);
     expect(service.rawLog()).not.toContain(PASSWORD);
   });
 

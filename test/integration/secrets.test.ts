@@ -18,8 +18,6 @@ import {
   GetHostMetricResponseSchema,
   type GetInstanceMetricResponse,
   GetInstanceMetricResponseSchema,
-  HostMetric,
-  InstanceMetric,
   type ListHostsResponse,
   ListHostsResponseSchema,
 } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
@@ -152,14 +150,14 @@ async function exercise(app: TestApp, cap: Captures, who: string): Promise<(Conn
   const results = [
     await cap.call(
       `${who} GetHostMetric ok`,
-      (o) => app.client.getHostMetric({ host: HOST, metric: HostMetric.CPU_USAGE }, o),
+      (o) => app.client.getHostMetric({ host: HOST, metric: "host_cpu_usage" }, o),
       hostJson,
     ),
     await cap.call(
       `${who} GetInstanceMetric ok`,
       (o) =>
         app.client.getInstanceMetric(
-          { instanceId: VM_B, metric: InstanceMetric.CPU_USAGE, aggregate: Aggregate.MAX, vcpus: 2 },
+          { instanceId: VM_B, metric: "instance_cpu_usage", aggregate: Aggregate.MAX, vcpus: 2 },
           o,
         ),
       vmJson,
@@ -167,17 +165,22 @@ async function exercise(app: TestApp, cap: Captures, who: string): Promise<(Conn
     await cap.call(`${who} ListHosts ok`, (o) => app.client.listHosts({ pageSize: 3 }, o), listJson),
     await cap.call(
       `${who} GetHostMetric unknown host`,
-      (o) => app.client.getHostMetric({ host: "no-such-host.example", metric: HostMetric.CPU_USAGE }, o),
+      (o) => app.client.getHostMetric({ host: "no-such-host.example", metric: "host_cpu_usage" }, o),
       hostJson,
     ),
     await cap.call(
-      `${who} GetHostMetric no source`,
-      (o) => app.client.getHostMetric({ host: HOST, metric: HostMetric.POWER }, o),
+      `${who} GetHostMetric ambiguous host`,
+      (o) => app.client.getHostMetric({ host: "twin", metric: "host_cpu_usage" }, o),
+      hostJson,
+    ),
+    await cap.call(
+      `${who} GetHostMetric unknown metric`,
+      (o) => app.client.getHostMetric({ host: HOST, metric: "no_such_metric" }, o),
       hostJson,
     ),
     await cap.call(
       `${who} GetInstanceMetric invalid`,
-      (o) => app.client.getInstanceMetric({ instanceId: "", metric: InstanceMetric.CPU_USAGE }, o),
+      (o) => app.client.getInstanceMetric({ instanceId: "", metric: "instance_cpu_usage" }, o),
       vmJson,
     ),
     await cap.call(
@@ -217,6 +220,7 @@ describe("no secret or token in logs, errors or responses", () => {
       undefined,
       "NotFound",
       "FailedPrecondition",
+      "InvalidArgument",
       "InvalidArgument",
       "InvalidArgument",
     ]);

@@ -5,14 +5,14 @@
  */
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { HostMetric, MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { closeClient, grpc, grpcClient, unary } from "../support/interop-grpc.js";
 import { createTestPki, type TestPki } from "../support/tls-material.js";
 
 const stack = inject("stack");
 const GET_HOST_METRIC = "metricsaccess.v1.MetricsService/GetHostMetric";
-const REQUEST = { host: "compute-1.example", metric: HostMetric.CPU_USAGE } as const;
+const REQUEST = { host: "compute-1.example", metric: "host_cpu_usage" } as const;
 
 let pki: TestPki;
 let service: TestApp;
@@ -39,7 +39,7 @@ describe("TLS", () => {
     try {
       const out = await unary(client, MetricsService.method.getHostMetric, REQUEST, { timeoutMs: 10_000 });
       expect(out.code, out.details).toBe(grpc.status.OK);
-      expect(out.response?.value).toBeCloseTo(31.25, 6);
+      expect(out.response?.result?.value).toBeCloseTo(31.25, 6);
     } finally {
       closeClient(client);
     }
@@ -52,12 +52,13 @@ describe("TLS", () => {
         const res = await undiciFetch(`https://${host}:${service.app.port}/${GET_HOST_METRIC}`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ host: REQUEST.host, metric: "HOST_METRIC_CPU_USAGE" }),
+          body: JSON.stringify({ host: REQUEST.host, metric: "host_cpu_usage" }),
           dispatcher: agent,
         });
         expect(res.status, host).toBe(200);
-        const body = (await res.json()) as { value: number };
-        expect(body.value).toBeCloseTo(31.25, 6);
+        const body = (await res.json()) as { result?: { metric?: string; value?: number } };
+        expect(body.result?.metric).toBe("host_cpu_usage");
+        expect(body.result?.value).toBeCloseTo(31.25, 6);
       }
     } finally {
       await agent.close();
@@ -100,7 +101,7 @@ describe("TLS", () => {
     const plain = await fetch(`http://127.0.0.1:${service.app.port}/${GET_HOST_METRIC}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ host: REQUEST.host, metric: "HOST_METRIC_CPU_USAGE" }),
+      body: JSON.stringify({ host: REQUEST.host, metric: "host_cpu_usage" }),
       signal: AbortSignal.timeout(5_000),
     }).then(
       (res) => res.status,

@@ -12,7 +12,9 @@ import { startTestApp, type TestApp } from "../support/app.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BUF = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.url));
 const GET_HOST_METRIC = "metricsaccess.v1.MetricsService/GetHostMetric";
-const COMPUTE_1_CPU = '{"host":"compute-1.example","metric":"HOST_METRIC_CPU_USAGE"}';
+const COMPUTE_1_CPU = '{"host":"compute-1.example","metric":"host_cpu_usage"}';
+const CPU_QUERY =
+  "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='compute-1.example'}[300s])) * 100)";
 
 const stack = inject("stack");
 
@@ -56,10 +58,19 @@ function base(): string {
 
 function expectCompute1Cpu(result: BufResult): void {
   expect(result.code, result.stderr).toBe(0);
-  const body = JSON.parse(result.stdout) as Record<string, unknown>;
-  expect(body.value as number).toBeCloseTo(31.25, 6);
-  expect(body.unit).toBe("UNIT_PERCENT");
-  expect(body.hostLabelValue).toBe("compute-1.example");
+  const body = JSON.parse(result.stdout) as { result?: Record<string, unknown> };
+  // The one field of the answer: {"result": {"metric": …, "value": …, …}}.
+  expect(Object.keys(body)).toEqual(["result"]);
+  expect(body.result).toMatchObject({
+    metric: "host_cpu_usage",
+    unit: "%",
+    labelName: "fqdn",
+    labelValue: "compute-1.example",
+    query: CPU_QUERY,
+    seriesCount: 1,
+  });
+  expect(body.result?.value as number).toBeCloseTo(31.25, 6);
+  expect(typeof body.result?.evaluationTime).toBe("string");
 }
 
 describe("buf curl", () => {
@@ -80,6 +91,7 @@ describe("buf curl", () => {
       "metricsaccess.v1.MetricsService/GetHostMetric",
       "metricsaccess.v1.MetricsService/GetInstanceMetric",
       "metricsaccess.v1.MetricsService/ListHosts",
+      "metricsaccess.v1.MetricsService/ListMetrics",
     ]);
     expect(result.stdout).toContain("grpc.health.v1.Health/Check");
   });
@@ -152,7 +164,7 @@ describe("buf curl", () => {
         "--protocol",
         protocol,
         "-d",
-        '{"host":"no-such-host.example","metric":"HOST_METRIC_CPU_USAGE"}',
+        '{"host":"no-such-host.example","metric":"host_cpu_usage"}',
         `${base()}/${GET_HOST_METRIC}`,
       ]);
       expect(result.code, `${protocol}: ${result.stderr}`).toBe(5 << 3);
@@ -164,11 +176,23 @@ describe("buf curl", () => {
       "--protocol",
       "grpc",
       "-d",
-      '{"host":"","metric":"HOST_METRIC_CPU_USAGE"}',
+      '{"host":"","metric":"host_cpu_usage"}',
       `${base()}/${GET_HOST_METRIC}`,
     ]);
     expect(invalid.code).toBe(3 << 3);
     expect(JSON.parse(invalid.stderr)).toMatchObject({ code: "invalid_argument", message: "host: required" });
+    const unknownMetric = await bufCurl([
+      "--protocol",
+      "grpc",
+      "-d",
+      '{"host":"compute-1.example","metric":"instance_cpu_usage"}',
+      `${base()}/${GET_HOST_METRIC}`,
+    ]);
+    expect(unknownMetric.code).toBe(3 << 3);
+    const unknown = JSON.parse(unknownMetric.stderr) as { code: string; message: string };
+    expect(unknown.code).toBe("invalid_argument");
+    expect(unknown.message).toMatch(/^metric: /);
+    expect(unknown.message).toContain("host_cpu_usage");
   });
 });
 
@@ -182,17 +206,20 @@ describe("Connect JSON over HTTP/1.1 with fetch", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     expect(res.headers.get("x-request-id")).toBe("fetch-interop-1");
-    const body = (await res.json()) as Record<string, unknown>;
-    expect(body.value as number).toBeCloseTo(31.25, 6);
-    expect(body.unit).toBe("UNIT_PERCENT");
-    expect(typeof body.evaluationTime).toBe("string");
+    const body = (await res.json()) as { result?: Record<string, unknown> };
+    expect(body.result?.metric).toBe("host_cpu_usage");
+    expect(body.result?.value as number).toBeCloseTo(31.25, 6);
+    expect(body.result?.unit).toBe("%");
+    expect(body.result?.labelName).toBe("fqdn");
+    expect(body.result?.labelValue).toBe("compute-1.example");
+    expect(typeof body.result?.evaluationTime).toBe("string");
   });
 
   it("answers a Connect error as JSON with the HTTP status of its code", async () => {
     const res = await fetch(`${base()}/${GET_HOST_METRIC}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: '{"host":"no-such-host.example","metric":"HOST_METRIC_CPU_USAGE"}',
+      body: '{"host":"no-such-host.example","metric":"host_cpu_usage"}',
     });
     expect(res.status).toBe(404);
     const body = (await res.json()) as { code: string; message: string };

@@ -8,12 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.js";
-import {
-  HostMetric,
-  InstanceMetric,
-  MetricsService,
-  Unit,
-} from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { MetricsService, TargetHealth } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import {
   type FakePrometheus,
@@ -47,15 +42,17 @@ describe("MetricsService through grpc-js", () => {
   it("answers compute-1.example's mean CPU usage over 300 s", async () => {
     const out = await unary(client, MetricsService.method.getHostMetric, {
       host: "compute-1.example",
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
       period: { seconds: 300n },
     });
     expect(out.code).toBe(grpc.status.OK);
-    expect(out.response?.value).toBeCloseTo(31.25, 6);
-    expect(out.response?.unit).toBe(Unit.PERCENT);
-    expect(out.response?.hostLabelValue).toBe("compute-1.example");
-    expect(out.response?.seriesCount).toBe(1);
-    expect(out.response?.query).toBe(
+    expect(out.response?.result?.metric).toBe("host_cpu_usage");
+    expect(out.response?.result?.value).toBeCloseTo(31.25, 6);
+    expect(out.response?.result?.unit).toBe("%");
+    expect(out.response?.result?.labelName).toBe("fqdn");
+    expect(out.response?.result?.labelValue).toBe("compute-1.example");
+    expect(out.response?.result?.seriesCount).toBe(1);
+    expect(out.response?.result?.query).toBe(
       "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='compute-1.example'}[300s])) * 100)",
     );
   });
@@ -63,20 +60,23 @@ describe("MetricsService through grpc-js", () => {
   it("answers instance metrics", async () => {
     const ram = await unary(client, MetricsService.method.getInstanceMetric, {
       instanceId: VM_A,
-      metric: InstanceMetric.RAM_USAGE,
+      metric: "instance_ram_usage",
     });
     expect(ram.code).toBe(grpc.status.OK);
-    expect(ram.response?.value).toBeCloseTo(768, 6);
-    expect(ram.response?.unit).toBe(Unit.MEGABYTE);
-    expect(ram.response?.instanceLabelValue).toBe(VM_A);
+    expect(ram.response?.result?.metric).toBe("instance_ram_usage");
+    expect(ram.response?.result?.value).toBeCloseTo(768, 6);
+    expect(ram.response?.result?.unit).toBe("MBy");
+    expect(ram.response?.result?.labelName).toBe("resource");
+    expect(ram.response?.result?.labelValue).toBe(VM_A);
 
     const cpu = await unary(client, MetricsService.method.getInstanceMetric, {
       instanceId: VM_C,
-      metric: InstanceMetric.CPU_USAGE,
+      metric: "instance_cpu_usage",
       vcpus: 2,
     });
     expect(cpu.code).toBe(grpc.status.OK);
-    expect(cpu.response?.value).toBeCloseTo(75, 6);
+    expect(cpu.response?.result?.value).toBeCloseTo(75, 6);
+    expect(cpu.response?.result?.unit).toBe("%");
   });
 
   it("lists the hosts, sorted, with their targets", async () => {
@@ -89,12 +89,14 @@ describe("MetricsService through grpc-js", () => {
     const compute1 = out.response?.hosts.find((h) => h.labelValue === "compute-1.example");
     expect(compute1?.shortName).toBe("compute-1");
     expect(compute1?.targets[0]).toMatchObject({ job: "node", instance: "10.0.0.1:9100" });
+    // The fleet's placeholder targets point at port 0: never scraped successfully.
+    expect([TargetHealth.DOWN, TargetHealth.UNKNOWN]).toContain(compute1?.targets[0]?.health);
   });
 
   it("answers NOT_FOUND as a real gRPC status, grpc-message naming the host", async () => {
     const out = await unary(client, MetricsService.method.getHostMetric, {
       host: "no-such-host.example",
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
     });
     expect(out.code).toBe(grpc.status.NOT_FOUND);
     expect(out.error?.code).toBe(grpc.status.NOT_FOUND);
@@ -107,7 +109,7 @@ describe("MetricsService through grpc-js", () => {
   it("carries google.rpc.ErrorInfo and BadRequest in grpc-status-details-bin", async () => {
     const out = await unary(client, MetricsService.method.getHostMetric, {
       host: "",
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
     });
     const raw =
       out.trailers.get("grpc-status-details-bin")[0] ?? out.headers.get("grpc-status-details-bin")[0];
@@ -125,10 +127,36 @@ describe("MetricsService through grpc-js", () => {
     });
   });
 
+  it("carries ErrorInfo UNKNOWN_METRIC and BadRequest naming metric for a metric of the other subject", async () => {
+    for (const metric of ["no_such_metric", "instance_cpu_usage"]) {
+      const out = await unary(client, MetricsService.method.getHostMetric, {
+        host: "compute-1.example",
+        metric,
+      });
+      expect(out.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(out.details).toMatch(/^metric: /);
+      expect(out.details).toContain("host_cpu_usage");
+      const raw =
+        out.trailers.get("grpc-status-details-bin")[0] ?? out.headers.get("grpc-status-details-bin")[0];
+      expect(raw).toBeInstanceOf(Buffer);
+      const status = fromBinary(StatusSchema, raw as Buffer);
+      expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+      const info = status.details.find((d) => anyIs(d, ErrorInfoSchema));
+      const badRequest = status.details.find((d) => anyIs(d, BadRequestSchema));
+      expect(info && anyUnpack(info, ErrorInfoSchema)).toMatchObject({
+        reason: "UNKNOWN_METRIC",
+        domain: "metricsaccess.v1",
+      });
+      expect(badRequest && anyUnpack(badRequest, BadRequestSchema)?.fieldViolations[0]).toMatchObject({
+        field: "metric",
+      });
+    }
+  });
+
   it("answers INVALID_ARGUMENT with the field name in grpc-message", async () => {
     const empty = await unary(client, MetricsService.method.getHostMetric, {
       host: "",
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
     });
     expect(empty.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(empty.details).toMatch(/^host\b/);
@@ -136,7 +164,7 @@ describe("MetricsService through grpc-js", () => {
 
     const fractional = await unary(client, MetricsService.method.getInstanceMetric, {
       instanceId: VM_A,
-      metric: InstanceMetric.RAM_USAGE,
+      metric: "instance_ram_usage",
       period: { seconds: 300n, nanos: 500_000_000 },
     });
     expect(fractional.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -149,12 +177,12 @@ describe("MetricsService through grpc-js", () => {
     // escaped; connect-node escapes with encodeURIComponent, so grpc-js would read "host%3A required".
     const empty = await unary(client, MetricsService.method.getHostMetric, {
       host: "",
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
     });
     expect(empty.details).toBe("host: required");
     const ambiguous = await unary(client, MetricsService.method.getHostMetric, {
       host: "twin",
-      metric: HostMetric.CPU_USAGE,
+      metric: "host_cpu_usage",
     });
     expect(ambiguous.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(ambiguous.details).toBe(
@@ -165,7 +193,7 @@ describe("MetricsService through grpc-js", () => {
   it("carries x-request-id in the response headers, echoing the caller's", async () => {
     const fresh = await unary(client, MetricsService.method.getHostMetric, {
       host: "compute-2.example",
-      metric: HostMetric.RAM_USAGE,
+      metric: "host_ram_usage",
     });
     expect(fresh.code).toBe(grpc.status.OK);
     expect(fresh.headers.get("x-request-id")[0]).toMatch(UUID);
@@ -174,7 +202,7 @@ describe("MetricsService through grpc-js", () => {
     const echoed = await unary(
       client,
       MetricsService.method.getHostMetric,
-      { host: "compute-2.example", metric: HostMetric.RAM_USAGE },
+      { host: "compute-2.example", metric: "host_ram_usage" },
       { metadata: { "x-request-id": mine } },
     );
     expect(echoed.code).toBe(grpc.status.OK);
@@ -186,7 +214,7 @@ describe("MetricsService through grpc-js", () => {
     const odd = await unary(
       client,
       MetricsService.method.getHostMetric,
-      { host: "nope.example", metric: HostMetric.RAM_USAGE },
+      { host: "nope.example", metric: "host_ram_usage" },
       { metadata: { "x-request-id": "bad id {}" } },
     );
     expect(odd.code).toBe(grpc.status.NOT_FOUND);
@@ -219,7 +247,7 @@ describe("deadlines through grpc-js", () => {
     const out = await unary(
       slowClient,
       MetricsService.method.getHostMetric,
-      { host: "compute-1.example", metric: HostMetric.CPU_USAGE },
+      { host: "compute-1.example", metric: "host_cpu_usage" },
       { timeoutMs: 300, metadata: { "x-request-id": "grpc-js-deadline" } },
     );
     expect(out.code).toBe(grpc.status.DEADLINE_EXCEEDED);
@@ -236,7 +264,7 @@ describe("deadlines through grpc-js", () => {
     const out = await unary(
       client,
       MetricsService.method.getHostMetric,
-      { host: "compute-1.example", metric: HostMetric.CPU_USAGE },
+      { host: "compute-1.example", metric: "host_cpu_usage" },
       { timeoutMs: -1 },
     );
     expect(out.code).toBe(grpc.status.DEADLINE_EXCEEDED);

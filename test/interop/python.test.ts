@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { HostMetric, MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
+import { MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { closeClient, grpc, grpcClient, unary } from "../support/interop-grpc.js";
 
@@ -83,9 +83,12 @@ describe("Python grpcio client with generated stubs", () => {
 
     const cpu = lines.get("host_cpu");
     expect(cpu).toMatchObject({
+      has_result: true,
+      metric: "host_cpu_usage",
       has_value: true,
-      unit: "UNIT_PERCENT",
-      host_label_value: "compute-1.example",
+      unit: "%",
+      label_name: "fqdn",
+      label_value: "compute-1.example",
       series_count: 1,
       request_id: requestId,
     });
@@ -96,21 +99,23 @@ describe("Python grpcio client with generated stubs", () => {
     try {
       const js = await unary(client, MetricsService.method.getHostMetric, {
         host: "compute-1.example",
-        metric: HostMetric.CPU_USAGE,
+        metric: "host_cpu_usage",
         period: { seconds: 300n },
       });
       expect(js.code).toBe(grpc.status.OK);
-      expect(js.response?.query).toBe(cpu?.query);
-      expect(cpu?.value as number).toBeCloseTo(js.response?.value ?? Number.NaN, 9);
+      expect(js.response?.result?.query).toBe(cpu?.query);
+      expect(cpu?.value as number).toBeCloseTo(js.response?.result?.value ?? Number.NaN, 9);
     } finally {
       closeClient(client);
     }
 
     const ram = lines.get("instance_ram");
     expect(ram).toMatchObject({
+      metric: "instance_ram_usage",
       has_value: true,
-      unit: "UNIT_MEGABYTE",
-      instance_label_value: "11111111-1111-4111-8111-111111111111",
+      unit: "MBy",
+      label_name: "resource",
+      label_value: "11111111-1111-4111-8111-111111111111",
     });
     expect(ram?.value as number).toBeCloseTo(768, 6);
 
@@ -132,12 +137,31 @@ describe("Python grpcio client with generated stubs", () => {
       violated_fields: ["host"],
     });
 
+    const unknownMetric = lines.get("unknown_metric");
+    expect(unknownMetric).toMatchObject({
+      code: "INVALID_ARGUMENT",
+      error_reason: "UNKNOWN_METRIC",
+      info_reason: "UNKNOWN_METRIC",
+      info_domain: "metricsaccess.v1",
+      violated_fields: ["metric"],
+    });
+    expect(unknownMetric?.details).toMatch(/^metric: /);
+    expect(unknownMetric?.details).toContain("host_cpu_usage");
+
     const nan = lines.get("nan_vm");
     expect(nan).toMatchObject({ has_value: false, series_count: 1 });
     expect(nan?.query).toContain("44444444-4444-4444-8444-444444444444");
 
+    // TargetHealth by name: the fleet's placeholder targets (port 0) are never scraped successfully.
+    const hosts = lines.get("list_hosts");
+    expect(hosts?.hosts as number).toBeGreaterThan(5);
+    expect(hosts?.health).toHaveLength(1);
+    expect(["TARGET_HEALTH_DOWN", "TARGET_HEALTH_UNKNOWN"]).toContain(
+      (hosts?.health as string[] | undefined)?.[0],
+    );
+
     // Every call of the Python client is on the service's log under its request id.
     const logged = service.logs.filter((l) => l.requestId === requestId);
-    expect(logged.length).toBeGreaterThanOrEqual(5);
+    expect(logged.length).toBeGreaterThanOrEqual(7);
   });
 });

@@ -35,8 +35,10 @@ export async function callError(call: Promise<unknown>): Promise<ConnectError> {
 export function asEnvironment(options: Options): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(options)) {
-    const [section, option] = key.split(".");
-    env[`METRICS_ACCESS__${section?.toUpperCase()}__${option?.toUpperCase()}`] = value;
+    // "metric.<name>.<option>" is a [metric.<name>] section's option: METRICS_ACCESS__METRIC__<NAME>__<OPTION>.
+    const parts = key.split(".");
+    const option = parts.pop() ?? "";
+    env[`METRICS_ACCESS__${parts.join("__").toUpperCase()}__${option.toUpperCase()}`] = value;
   }
   return env;
 }

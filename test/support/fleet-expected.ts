@@ -249,6 +249,61 @@ export function expectedValue(
   return expectedSamples(fleet, window, query, evalTimeSec)[0]?.value;
 }
 
+/**
+ * What Prometheus 2.42 answers for `<agg>_over_time(<series>{<matchers>}[<period>s])` at
+ * `evalTimeSec` (optionally divided by `divisor`): the first element in label order, or undefined
+ * for an empty result. The sources of the metrics Watcher's Prometheus datasource lacks are all of
+ * this shape, and so is an override that reads the libvirt exporter's memory in bytes.
+ */
+export function expectedOverTime(
+  fleet: Fleet,
+  window: SampleWindow,
+  query: { series: string; matchers: Labels; aggregate: PromAggregate; periodSec: number; divisor?: number },
+  evalTimeSec: number,
+): number | undefined {
+  checkPeriod(query.periodSec);
+  const selected = select(fleetSeries(fleet, window), query.series, query.matchers);
+  const [first] = rangeValues(selected, window, toEvalMs(evalTimeSec), query.periodSec);
+  if (first === undefined) return undefined;
+  const value = overTime(
+    query.aggregate,
+    first.points.map((p) => p.v),
+  );
+  return query.divisor === undefined ? value : value / query.divisor;
+}
+
+/**
+ * What Prometheus 2.42 answers for an instance CPU query over a counter of CPU time:
+ * `clamp_max((<agg> by (…)(rate(<series>{<matchers>}[<period>s]))/<divisor>) *(100/<vcpus>), 100)`,
+ * divisor 1e9 for Ceilometer's nanoseconds and 1 for the libvirt exporter's seconds.
+ */
+export function expectedCpuPercent(
+  fleet: Fleet,
+  window: SampleWindow,
+  query: {
+    series: string;
+    matchers: Labels;
+    aggregate: PromAggregate;
+    periodSec: number;
+    vcpus: number;
+    divisor: number;
+  },
+  evalTimeSec: number,
+): number | undefined {
+  checkPeriod(query.periodSec);
+  const evalMs = toEvalMs(evalTimeSec);
+  const selected = select(fleetSeries(fleet, window), query.series, query.matchers);
+  const rates = rangeValues(selected, window, evalMs, query.periodSec)
+    .map((r) => promRate(r.points, evalMs, query.periodSec * 1000))
+    .filter((v): v is number => v !== undefined);
+  if (rates.length === 0) return undefined;
+  const cores =
+    query.divisor === 1
+      ? acrossSeries(query.aggregate, rates)
+      : acrossSeries(query.aggregate, rates) / query.divisor;
+  return Math.min(100, cores * (100 / query.vcpus));
+}
+
 function checkPeriod(periodSec: number): void {
   if (!Number.isSafeInteger(periodSec) || periodSec <= 0) throw new Error(`bad period ${periodSec}`);
 }

@@ -3,7 +3,7 @@
  * source for both the OpenMetrics text (fleet-openmetrics.ts) and the expected values
  * (fleet-expected.ts). Pure functions.
  */
-import type { Fleet, FleetHost, FleetVm, SampleWindow } from "./fleet.js";
+import type { Fleet, FleetHost, FleetIpmi, FleetVm, SampleWindow } from "./fleet.js";
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -144,6 +144,88 @@ export function fleetSeries(fleet: Fleet, window: SampleWindow): SeriesDef[] {
       labels: vmLabels(vm, "ceilometer", "vcpus", "gauge", "vcpu"),
       stepSec: step,
       valueAt: () => vm.vcpus,
+    });
+  }
+  const ipmiMeters = [
+    ["power", "W", (i: FleetIpmi) => i.powerW],
+    ["temperature", "C", (i: FleetIpmi) => i.inletC],
+    ["outlet_temperature", "C", (i: FleetIpmi) => i.outletC],
+    ["airflow", "CFM", (i: FleetIpmi) => i.airflowCfm],
+  ] as const;
+  // Ceilometer's IPMI agent on each compute node, published through sg-core: sg-core's labels
+  // (resource is the host, as Ceilometer's node meters set it) plus the host label the scrape adds.
+  for (const [meter, unit, values] of ipmiMeters) {
+    for (const h of fleet.hosts) {
+      if (h.ipmi === undefined) continue;
+      const name = `ceilometer_hardware_ipmi_node_${meter}`;
+      out.push({
+        family: name,
+        type: "gauge",
+        name,
+        labels: {
+          counter: `hardware.ipmi.node.${meter}`,
+          [fleet.hostLabel]: h.fqdn,
+          hardware: "node",
+          instance: fleet.ceilometerInstance,
+          job: fleet.ceilometerJob,
+          publisher: h.fqdn,
+          resource: h.fqdn,
+          type: "ipmi",
+          unit,
+        },
+        stepSec: step,
+        valueAt: pattern(values(h.ipmi)),
+      });
+    }
+  }
+  for (const vm of fleet.vms) {
+    out.push({
+      family: "ceilometer_disk_root_size",
+      type: "gauge",
+      name: "ceilometer_disk_root_size",
+      labels: { ...vmLabels(vm, "ceilometer", "disk.root.size", "root", "GB"), disk: "size" },
+      stepSec: step,
+      valueAt: () => vm.rootDiskGb,
+    });
+  }
+  for (const vm of fleet.vms) {
+    if (vm.l3CacheBytes.length === 0) continue;
+    out.push({
+      family: "ceilometer_cpu_l3_cache",
+      type: "gauge",
+      name: "ceilometer_cpu_l3_cache",
+      labels: vmLabels(vm, "ceilometer", "cpu_l3_cache", "gauge", "B"),
+      stepSec: step,
+      valueAt: pattern(vm.l3CacheBytes),
+    });
+  }
+  // Debian's prometheus-libvirt-exporter 0.2.0 (kumina/libvirt_exporter): labels domain and uuid,
+  // CPU time in seconds, memory in bytes; the same data as the VM's first Ceilometer series.
+  for (const vm of fleet.vms) {
+    const [cpu] = vm.cpu;
+    const [memory] = vm.memoryUsage;
+    if (vm.libvirtDomain === undefined || cpu === undefined || memory === undefined) continue;
+    const labels = {
+      domain: vm.libvirtDomain,
+      instance: fleet.libvirtInstance,
+      job: fleet.libvirtJob,
+      uuid: vm.uuid,
+    };
+    out.push({
+      family: "libvirt_domain_info_cpu_time_seconds",
+      type: "counter",
+      name: "libvirt_domain_info_cpu_time_seconds_total",
+      labels,
+      stepSec: step,
+      valueAt: linear(CEILOMETER_CPU_BASE_NS / 1e9, cpu.cores),
+    });
+    out.push({
+      family: "libvirt_domain_info_memory_usage_bytes",
+      type: "gauge",
+      name: "libvirt_domain_info_memory_usage_bytes",
+      labels,
+      stepSec: step,
+      valueAt: pattern(memory.usageMb.map((mb) => mb * 2 ** 20)),
     });
   }
   return out;

@@ -33,8 +33,22 @@ export interface FleetHost {
   readonly memTotalBytes: number;
   /** MemAvailable, a pattern repeated along the absolute sample grid; its length must divide 10. */
   readonly memAvailableBytes: readonly number[];
+  /** Ceilometer's IPMI (Intel Node Manager) meters for the host; absent for hosts without a BMC reading. */
+  readonly ipmi?: FleetIpmi;
   /** Why this host is in the fleet. */
   readonly role: string;
+}
+
+/**
+ * Gauges Ceilometer's IPMI agent publishes for a host through sg-core, as patterns repeated along the
+ * sample grid (lengths divide 10): hardware.ipmi.node.power (W), .temperature (inlet, C),
+ * .outlet_temperature (C) and .airflow (CFM).
+ */
+export interface FleetIpmi {
+  readonly powerW: readonly number[];
+  readonly inletC: readonly number[];
+  readonly outletC: readonly number[];
+  readonly airflowCfm: readonly number[];
 }
 
 /** One `ceilometer_cpu` series of a VM. */
@@ -65,6 +79,16 @@ export interface FleetVm {
   readonly user: string;
   readonly cpu: readonly FleetVmCpu[];
   readonly memoryUsage: readonly FleetVmMemory[];
+  /** Ceilometer disk.root.size, GB. */
+  readonly rootDiskGb: number;
+  /** Ceilometer cpu_l3_cache (libvirt perf), bytes, a pattern along the sample grid; empty: no series. */
+  readonly l3CacheBytes: readonly number[];
+  /**
+   * The libvirt domain name when the libvirt exporter (Debian's prometheus-libvirt-exporter 0.2.0)
+   * also reports the VM: its CPU time and memory series then carry the same data as the VM's first
+   * Ceilometer series, in the exporter's units (seconds, bytes).
+   */
+  readonly libvirtDomain?: string;
   readonly role: string;
 }
 
@@ -80,6 +104,9 @@ export interface Fleet {
   readonly ceilometerJob: string;
   /** `instance` label of the Ceilometer series and of the sg-core placeholder target. */
   readonly ceilometerInstance: string;
+  /** `job` and `instance` labels of the libvirt exporter's series. */
+  readonly libvirtJob: string;
+  readonly libvirtInstance: string;
   readonly hosts: readonly FleetHost[];
   readonly vms: readonly FleetVm[];
 }
@@ -125,6 +152,11 @@ const RESERVED_LABELS = new Set([
   "type",
   "unit",
   "resource_name",
+  "hardware",
+  "disk",
+  "memory",
+  "domain",
+  "uuid",
 ]);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -165,6 +197,8 @@ export function createSampleFleet(options: SampleFleetOptions = {}): Fleet {
     nodeJob: "node",
     ceilometerJob: "sg-core",
     ceilometerInstance: "10.0.0.100:3000",
+    libvirtJob: "libvirt",
+    libvirtInstance: "10.0.0.1:9177",
     hosts: [
       {
         fqdn: "compute-1.example",
@@ -172,6 +206,12 @@ export function createSampleFleet(options: SampleFleetOptions = {}): Fleet {
         cpuIdle: [0.75, 0.5, 0.875, 0.625],
         memTotalBytes: 16 * GiB,
         memAvailableBytes: mib([6144, 6400, 6656, 6272, 6528, 6784, 7040, 6912, 7168, 6656]),
+        ipmi: {
+          powerW: [240, 256, 272, 248, 264],
+          inletC: [22, 23],
+          outletC: [35, 37, 36, 38, 39],
+          airflowCfm: [40],
+        },
         role: "4 CPUs with different idle fractions; MemAvailable varies with a 10-sample period",
       },
       {
@@ -180,6 +220,7 @@ export function createSampleFleet(options: SampleFleetOptions = {}): Fleet {
         cpuIdle: [0.25, 0.375],
         memTotalBytes: 32 * GiB,
         memAvailableBytes: mib([6144, 5120, 4096, 5632, 4608]),
+        ipmi: { powerW: [410, 430], inletC: [24], outletC: [44, 46], airflowCfm: [52, 56, 48, 60, 64] },
         role: "busy host, 2 CPUs",
       },
       {
@@ -199,6 +240,7 @@ export function createSampleFleet(options: SampleFleetOptions = {}): Fleet {
         cpuIdle: [0.5, 0.75],
         memTotalBytes: 4 * GiB,
         memAvailableBytes: mib([1024, 2048]),
+        ipmi: { powerW: [120], inletC: [21, 22], outletC: [30], airflowCfm: [18, 22] },
         role: "label value with a single quote, a double quote and a backslash",
       },
       {
@@ -237,6 +279,9 @@ export function createSampleFleet(options: SampleFleetOptions = {}): Fleet {
         user: USER,
         cpu: [{ publisher: "ceilometer", cores: 0.25 }],
         memoryUsage: [{ publisher: "ceilometer", usageMb: [512, 768, 1024, 640, 896] }],
+        rootDiskGb: 20,
+        l3CacheBytes: [1_048_576, 2_097_152],
+        libvirtDomain: "instance-00000001",
         role: "plain VM",
       },
       {
@@ -255,6 +300,8 @@ export function createSampleFleet(options: SampleFleetOptions = {}): Fleet {
           { publisher: "ceilometer", usageMb: [2048, 2304, 2560, 1792, 2816] },
           { publisher: "ceilometer-b", usageMb: [3072, 3200] },
         ],
+        rootDiskGb: 40,
+        l3CacheBytes: [4_194_304],
         role: "two publishers: CPU aggregates differ, RAM usage returns two series",
       },
       {
@@ -267,6 +314,9 @@ export function createSampleFleet(options: SampleFleetOptions = {}): Fleet {
         user: USER,
         cpu: [{ publisher: "ceilometer", cores: 1.5 }],
         memoryUsage: [{ publisher: "ceilometer", usageMb: [600, 700, 800, 900, 1000] }],
+        rootDiskGb: 10,
+        l3CacheBytes: [524_288, 786_432, 1_048_576, 262_144, 655_360],
+        libvirtDomain: "instance-00000003",
         role: "uses 1.5 cores on 1 vCPU: clamp_max caps the usage at 100",
       },
       {
@@ -279,6 +329,9 @@ export function createSampleFleet(options: SampleFleetOptions = {}): Fleet {
         user: USER,
         cpu: [{ publisher: "ceilometer", cores: 0 }],
         memoryUsage: [{ publisher: "ceilometer", usageMb: [Number.NaN] }],
+        rootDiskGb: 0,
+        l3CacheBytes: [],
+        libvirtDomain: "instance-00000004",
         role: "idle (CPU exactly 0) and its memory usage is NaN",
       },
     ],

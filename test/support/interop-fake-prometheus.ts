@@ -1,8 +1,9 @@
 /**
  * A stand-in for Prometheus that shows faults a real one cannot be made to show on demand: it
  * never answers a query, answers it slowly, or answers it with an error status. The target list
- * is always answered at once, with valid JSON, so host resolution succeeds and the query is what
- * misbehaves. Plain node:http on 127.0.0.1.
+ * and the series names (/api/v1/label/__name__/values, which the service reads when a query comes
+ * back empty) are always answered at once, with valid JSON, so host resolution and the series check
+ * succeed and the query is what misbehaves. Plain node:http on 127.0.0.1.
  */
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -22,7 +23,22 @@ export interface FakePrometheusOptions {
   readonly hosts?: readonly string[];
   /** Host label name, default "fqdn". */
   readonly hostLabel?: string;
+  /**
+   * The series names the fake says it holds (GET /api/v1/label/__name__/values), default
+   * {@link DEFAULT_SERIES}: those of host_cpu_usage, host_ram_usage, instance_cpu_usage and
+   * instance_ram_usage.
+   */
+  readonly series?: readonly string[];
 }
+
+/** The series Watcher's four Prometheus metrics read. */
+export const DEFAULT_SERIES: readonly string[] = [
+  "ceilometer_cpu",
+  "ceilometer_memory_usage",
+  "node_cpu_seconds_total",
+  "node_memory_MemAvailable_bytes",
+  "node_memory_MemTotal_bytes",
+];
 
 /** One /api/v1/query request the fake received. */
 export interface SeenQuery {
@@ -53,6 +69,7 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
   const timers = new Set<NodeJS.Timeout>();
   const label = options.hostLabel ?? "fqdn";
   const hosts = options.hosts ?? ["compute-1.example"];
+  const series = options.series ?? DEFAULT_SERIES;
   let behaviour = options.query;
 
   const json = (res: ServerResponse, status: number, body: unknown): void => {
@@ -74,6 +91,10 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
           droppedTargets: [],
         },
       });
+      return;
+    }
+    if (url.pathname === "/api/v1/label/__name__/values") {
+      json(res, 200, { status: "success", data: [...series].sort() });
       return;
     }
     if (url.pathname !== "/api/v1/query") {

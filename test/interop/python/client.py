@@ -11,7 +11,9 @@ Prints one JSON object per line, each with a "case" key:
   not_found         status code name and details of an unknown host, with the google.rpc.ErrorInfo
                     reason read from grpc-status-details-bin
   invalid_argument  the same for an empty host, with the google.rpc.BadRequest field
+  unknown_metric    the same for an instance metric asked of GetHostMetric
   nan_vm            whether vm-d's RAM usage (NaN in Prometheus) has a value
+  list_hosts        the health (TargetHealth name) of compute-1.example's first target
 """
 
 import json
@@ -63,45 +65,56 @@ def main():
         response, call = stub.GetHostMetric.with_call(
             metrics_pb2.GetHostMetricRequest(
                 host="compute-1.example",
-                metric=metrics_pb2.HOST_METRIC_CPU_USAGE,
+                metric="host_cpu_usage",
                 period=duration_pb2.Duration(seconds=300),
                 aggregate=metrics_pb2.AGGREGATE_MEAN,
             ),
             timeout=TIMEOUT_S,
             metadata=metadata,
         )
+        result = response.result
         emit(
             "host_cpu",
-            has_value=response.HasField("value"),
-            value=response.value,
-            unit=metrics_pb2.Unit.Name(response.unit),
-            host_label_value=response.host_label_value,
-            query=response.query,
-            series_count=response.series_count,
+            has_result=response.HasField("result"),
+            metric=result.metric,
+            has_value=result.HasField("value"),
+            value=result.value,
+            unit=result.unit,
+            label_name=result.label_name,
+            label_value=result.label_value,
+            query=result.query,
+            series_count=result.series_count,
             request_id=metadata_dict(call.initial_metadata()).get("x-request-id"),
         )
 
         response = stub.GetInstanceMetric(
             metrics_pb2.GetInstanceMetricRequest(
                 instance_id=VM_A,
-                metric=metrics_pb2.INSTANCE_METRIC_RAM_USAGE,
+                metric="instance_ram_usage",
                 period=duration_pb2.Duration(seconds=300),
             ),
             timeout=TIMEOUT_S,
             metadata=metadata,
         )
+        result = response.result
         emit(
             "instance_ram",
-            has_value=response.HasField("value"),
-            value=response.value,
-            unit=metrics_pb2.Unit.Name(response.unit),
-            instance_label_value=response.instance_label_value,
+            metric=result.metric,
+            has_value=result.HasField("value"),
+            value=result.value,
+            unit=result.unit,
+            label_name=result.label_name,
+            label_value=result.label_value,
         )
 
-        for case, host in (("not_found", "no-such-host.example"), ("invalid_argument", "")):
+        for case, host, metric in (
+            ("not_found", "no-such-host.example", "host_cpu_usage"),
+            ("invalid_argument", "", "host_cpu_usage"),
+            ("unknown_metric", "compute-1.example", "instance_cpu_usage"),
+        ):
             try:
                 stub.GetHostMetric(
-                    metrics_pb2.GetHostMetricRequest(host=host, metric=metrics_pb2.HOST_METRIC_CPU_USAGE),
+                    metrics_pb2.GetHostMetricRequest(host=host, metric=metric),
                     timeout=TIMEOUT_S,
                     metadata=metadata,
                 )
@@ -118,15 +131,23 @@ def main():
                 )
 
         response = stub.GetInstanceMetric(
-            metrics_pb2.GetInstanceMetricRequest(instance_id=VM_D, metric=metrics_pb2.INSTANCE_METRIC_RAM_USAGE),
+            metrics_pb2.GetInstanceMetricRequest(instance_id=VM_D, metric="instance_ram_usage"),
             timeout=TIMEOUT_S,
             metadata=metadata,
         )
         emit(
             "nan_vm",
-            has_value=response.HasField("value"),
-            series_count=response.series_count,
-            query=response.query,
+            has_value=response.result.HasField("value"),
+            series_count=response.result.series_count,
+            query=response.result.query,
+        )
+
+        response = stub.ListHosts(metrics_pb2.ListHostsRequest(page_size=1000), timeout=TIMEOUT_S, metadata=metadata)
+        compute1 = [h for h in response.hosts if h.label_value == "compute-1.example"]
+        emit(
+            "list_hosts",
+            hosts=len(response.hosts),
+            health=[metrics_pb2.TargetHealth.Name(t.health) for h in compute1 for t in h.targets],
         )
 
 
