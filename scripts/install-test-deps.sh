@@ -14,6 +14,7 @@ apt_packages=(
   keystone sqlite3 curl
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
   python3-pecan python3-wsme uwsgi-core uwsgi-plugin-python3
+  prometheus-libvirt-exporter
 )
 
 $only_demo && apt_packages=(prometheus prometheus-node-exporter)
@@ -44,7 +45,12 @@ aetos_root="$deps/aetos/root"
 if [ ! -d "$aetos_root/usr/lib/python3/dist-packages/aetos" ]; then
   work="$deps/aetos/apt"
   rm -rf "$deps/aetos"; mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$aetos_root"
-  echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian forky main' > "$work/sources.list"
+  # The machine's own Debian mirror (deb822 or one-line sources), never a host written in here.
+  mirror=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v -- '-security' | head -1)
+  [ -n "$mirror" ] || mirror=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+    | grep -v -- '-security' | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' | head -1)
+  [ -n "$mirror" ] || { echo "install-test-deps: no Debian mirror in the apt sources" >&2; exit 1; }
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror forky main" > "$work/sources.list"
   opts=(-oDir::Etc::SourceList="$work/sources.list" -oDir::Etc::SourceParts=/dev/null
         -oDir::State::Lists="$work/lists" -oDir::Cache="$work/cache" -oDebug::NoLocking=1)
   echo "install-test-deps: downloading aetos and python3-observabilityclient from Debian forky"
@@ -56,7 +62,7 @@ if [ ! -d "$aetos_root/usr/lib/python3/dist-packages/aetos" ]; then
   rm -f "$paste"; cp "$aetos_root/usr/share/aetos/api-paste.ini" "$paste"
 fi
 
-for cmd in prometheus promtool prometheus-node-exporter keystone-manage keystone-wsgi-public uwsgi protoc grpc_python_plugin; do
+for cmd in prometheus promtool prometheus-node-exporter prometheus-libvirt-exporter keystone-manage keystone-wsgi-public uwsgi protoc grpc_python_plugin; do
   command -v "$cmd" >/dev/null || { echo "install-test-deps: $cmd is missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import grpc, google.protobuf' || { echo "install-test-deps: python3-grpcio unusable" >&2; exit 1; }

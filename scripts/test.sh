@@ -8,8 +8,10 @@ step() { printf '\n== %s\n' "$*"; }
 step "test components (Prometheus, node exporter, Keystone, Aetos, Python gRPC)"
 bash scripts/install-test-deps.sh
 
-step "contract: buf lint, generated code up to date"
+step "contract: buf lint, no breaking change against the frozen v1 image, generated code up to date"
 npx buf lint
+# contract/metricsaccess-v1.binpb is v1 as first published: from here on the contract can only grow.
+npx buf breaking --against contract/metricsaccess-v1.binpb
 fresh=$(mktemp -d); trap 'rm -rf "$fresh"' EXIT
 npx buf generate --output "$fresh"
 if ! diff -r "$fresh/src/gen" src/gen >/dev/null; then
