@@ -8,6 +8,9 @@ import { isMetricsAccessError, MetricsAccessError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ActiveTarget, CallOptions, Datasource, Sample } from "./datasource.js";
 
+/** Roles Aetos's default policy lets see every project's series (telemetry:*:all_projects). */
+const PRIVILEGED_ROLES: ReadonlySet<string> = new Set(["admin", "service"]);
+
 export const AETOS_SERVICE_TYPE = "metric-storage";
 
 /**
@@ -108,8 +111,15 @@ export class AetosDatasource implements Datasource {
     return this.#withToken(options, (request) => this.#client.activeTargets(request));
   }
 
-  seriesNames(options: CallOptions): Promise<string[]> {
-    return this.#withToken(options, (request) => this.#client.seriesNames(request));
+  /**
+   * Aetos answers label values unfiltered only for a privileged token (its default policy: the admin
+   * or the service role); for any other it lists the token's project's series alone, in which an
+   * absent name proves nothing.
+   */
+  async seriesNames(options: CallOptions): Promise<string[] | undefined> {
+    const token = await abortable(this.#tokens.token(), options.signal);
+    if (!token.roles.some((role) => PRIVILEGED_ROLES.has(role))) return undefined;
+    return await this.#withToken(options, (request) => this.#client.seriesNames(request));
   }
 
   async close(): Promise<void> {

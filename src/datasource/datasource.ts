@@ -18,7 +18,10 @@ export interface Datasource {
   readonly labels: MetricLabels;
   instantQuery(promql: string, options: CallOptions): Promise<Sample[]>;
   activeTargets(options: CallOptions): Promise<ActiveTarget[]>;
-  /** Every series name the backend holds. */
-  seriesNames(options: CallOptions): Promise<string[]>;
+  /**
+   * The series names the backend holds, or undefined when it shows this service only part of them
+   * (Aetos narrows them to the token's project unless the token is privileged).
+   */
+  seriesNames(options: CallOptions): Promise<string[] | undefined>;
   close(): Promise<void>;
 }

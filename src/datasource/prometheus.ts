@@ -29,7 +29,7 @@ export class PrometheusDatasource implements Datasource {
     return this.#client.activeTargets(options);
   }
 
-  seriesNames(options: CallOptions): Promise<string[]> {
+  seriesNames(options: CallOptions): Promise<string[] | undefined> {
     return this.#client.seriesNames(options);
   }
 

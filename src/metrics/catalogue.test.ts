@@ -3,6 +3,20 @@ import { BUILT_IN_METRICS, Catalogue, type MetricDefinition } from "./catalogue.
 import { buildCatalogue } from "./catalogue-build.js";
 import { renderTemplate, templatePlaceholders } from "./promql.js";
 
+/** Watcher's eleven metric names, host metrics first, each subject sorted. */
+const WATCHER_METRICS = [
+  "host_airflow",
+  "host_cpu_usage",
+  "host_inlet_temp",
+  "host_outlet_temp",
+  "host_power",
+  "host_ram_usage",
+  "instance_cpu_usage",
+  "instance_l3_cache_usage",
+  "instance_ram_allocated",
+  "instance_ram_usage",
+  "instance_root_disk_size",
+];
 const defaults = buildCatalogue([]);
 const byName = new Map(defaults.metrics.map((d) => [d.name, d]));
 const get = (name: string): MetricDefinition => {
@@ -14,19 +28,7 @@ const get = (name: string): MetricDefinition => {
 describe("the built-in catalogue", () => {
   it("holds exactly Watcher's eleven metrics, and builds without a problem", () => {
     expect(defaults.problems).toEqual([]);
-    expect([...byName.keys()].sort()).toEqual([
-      "host_airflow",
-      "host_cpu_usage",
-      "host_inlet_temp",
-      "host_outlet_temp",
-      "host_power",
-      "host_ram_usage",
-      "instance_cpu_usage",
-      "instance_l3_cache_usage",
-      "instance_ram_allocated",
-      "instance_ram_usage",
-      "instance_root_disk_size",
-    ]);
+    expect([...byName.keys()].sort()).toEqual(WATCHER_METRICS);
   });
 
   it("gives each metric the subject its name says", () => {
@@ -107,19 +109,7 @@ describe("Catalogue", () => {
   const catalogue = new Catalogue(defaults.metrics);
 
   it("lists host metrics before instance metrics, each sorted by name", () => {
-    expect(catalogue.list().map((d) => d.name)).toEqual([
-      "host_airflow",
-      "host_cpu_usage",
-      "host_inlet_temp",
-      "host_outlet_temp",
-      "host_power",
-      "host_ram_usage",
-      "instance_cpu_usage",
-      "instance_l3_cache_usage",
-      "instance_ram_allocated",
-      "instance_ram_usage",
-      "instance_root_disk_size",
-    ]);
+    expect(catalogue.list().map((d) => d.name)).toEqual(WATCHER_METRICS);
     expect(catalogue.list("instance").every((d) => d.subject === "instance")).toBe(true);
   });
 

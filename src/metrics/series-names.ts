@@ -3,8 +3,11 @@ import type { CallOptions } from "../datasource/datasource.js";
 import { SingleFlight } from "../single-flight.js";
 
 export interface SeriesNamesOptions {
-  /** Every series name the backend holds (GET /api/v1/label/__name__/values). */
-  readonly load: (options: CallOptions) => Promise<string[]>;
+  /**
+   * Every series name the backend holds (GET /api/v1/label/__name__/values), or undefined when the
+   * backend shows only part of them.
+   */
+  readonly load: (options: CallOptions) => Promise<string[] | undefined>;
   /** How long one load answers before the next question loads again. */
   readonly maxAgeMs: number;
   readonly now?: () => number;
@@ -12,7 +15,8 @@ export interface SeriesNamesOptions {
 
 interface Snapshot {
   readonly loadedAt: number;
-  readonly names: ReadonlySet<string>;
+  /** Undefined when the backend showed only part of its series. */
+  readonly names: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -32,10 +36,10 @@ export class SeriesNames {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The names among `series` that the backend does not hold. */
-  async missing(series: readonly string[], options: CallOptions = {}): Promise<string[]> {
-    const snapshot = await this.#current(options);
-    return series.filter((name) => !snapshot.names.has(name));
+  /** The names among `series` that the backend does not hold; undefined when that cannot be told. */
+  async missing(series: readonly string[], options: CallOptions = {}): Promise<string[] | undefined> {
+    const { names } = await this.#current(options);
+    return names === undefined ? undefined : series.filter((name) => !names.has(name));
   }
 
   async #current(options: CallOptions): Promise<Snapshot> {
@@ -43,7 +47,7 @@ export class SeriesNames {
     if (snapshot && this.#now() - snapshot.loadedAt < this.#options.maxAgeMs) return snapshot;
     const loading = this.#loading.run(async () => {
       const names = await this.#options.load({});
-      this.#snapshot = { loadedAt: this.#now(), names: new Set(names) };
+      this.#snapshot = { loadedAt: this.#now(), names: names === undefined ? undefined : new Set(names) };
       return this.#snapshot;
     });
     return await abortable(loading, options.signal);

@@ -20,8 +20,8 @@ class FakeDatasource implements Datasource {
   readonly signals: (AbortSignal | undefined)[] = [];
   samples: Sample[] = [];
   seriesNameLoads = 0;
-  /** What GET /api/v1/label/__name__/values answers. */
-  names: string[] = buildCatalogue([]).metrics.flatMap((m) => m.series);
+  /** What GET /api/v1/label/__name__/values answers; undefined: only part of the series are shown. */
+  names: string[] | undefined = buildCatalogue([]).metrics.flatMap((m) => m.series);
 
   constructor(readonly labels: MetricLabels = { fqdn: "fqdn", instanceUuid: "resource" }) {}
 
@@ -35,7 +35,7 @@ class FakeDatasource implements Datasource {
     return [];
   }
 
-  async seriesNames(): Promise<string[]> {
+  async seriesNames(): Promise<string[] | undefined> {
     this.seriesNameLoads++;
     return this.names;
   }
@@ -544,6 +544,25 @@ describe("the catalogue in the service", () => {
     );
     expect(ram.message).toContain("node_memory_MemTotal_bytes, node_memory_MemAvailable_bytes");
     expect(ram.message).toContain("[metric.host_ram_usage] template changes");
+  });
+
+  it("answers no value, not SERIES_ABSENT, when the backend shows only part of its series", async () => {
+    const { datasource, service } = setup();
+    datasource.names = undefined;
+    const answer = await service.hostMetric({
+      host: HOST,
+      metric: "host_power",
+      periodSeconds: 300,
+      aggregate: "mean",
+    });
+    expect(answer.value).toBeUndefined();
+    expect((await service.listMetrics("instance")).map((m) => m.missingSeries)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it("reads the series names at most once per interval, and not at all while answers carry data", async () => {

@@ -47,8 +47,11 @@ export interface MetricStatus {
   readonly definition: MetricDefinition;
   /** The label that selects the resource: the metric's own, or the datasource section's. */
   readonly labelName: string;
-  /** The series the metric reads that the backend does not hold; empty when it can serve it. */
-  readonly missingSeries: readonly string[];
+  /**
+   * The series the metric reads that the backend does not hold; empty when it can serve it;
+   * undefined when the backend shows only part of its series and it cannot be told.
+   */
+  readonly missingSeries: readonly string[] | undefined;
 }
 
 export interface MetricsServiceParts {
@@ -182,7 +185,7 @@ export class MetricsService {
   /** An empty answer is "no data" only if the series exist at all; otherwise the source is wrong. */
   async #requireSeries(definition: MetricDefinition, options: CallOptions): Promise<void> {
     const missing = await this.#seriesNames.missing(definition.series, options);
-    if (missing.length === 0) return;
+    if (missing === undefined || missing.length === 0) return;
     const option = definition.seriesReplaceable ? "series or template" : "template";
     throw new MetricsAccessError(
       "failed_precondition",

@@ -111,8 +111,13 @@ function metricDescriptor(status: MetricStatus): MessageInitShape<typeof MetricD
     series: [...d.series],
     origin: ORIGINS[d.origin],
     invertsMinMax: d.invertMinMax,
-    availability: status.missingSeries.length === 0 ? Availability.AVAILABLE : Availability.SERIES_ABSENT,
-    missingSeries: [...status.missingSeries],
+    availability: availabilityOf(status.missingSeries),
+    missingSeries: [...(status.missingSeries ?? [])],
     configSection: `metric.${d.name}`,
   };
+}
+
+function availabilityOf(missing: readonly string[] | undefined): Availability {
+  if (missing === undefined) return Availability.UNKNOWN;
+  return missing.length === 0 ? Availability.AVAILABLE : Availability.SERIES_ABSENT;
 }

@@ -25,12 +25,8 @@ import { iniText, runMain } from "../support/interop-process.js";
 
 const stack = inject("stack");
 const window = fleetWindow(stack.prometheus.startSec);
-const VM = {
-  a: "11111111-1111-4111-8111-111111111111",
-  b: "22222222-2222-4222-8222-222222222222",
-  c: "33333333-3333-4333-8333-333333333333",
-  d: "44444444-4444-4444-8444-444444444444",
-};
+const uuidOf = (name: string): string => SAMPLE_FLEET.vms.find((v) => v.name === name)?.uuid ?? "";
+const VM = { a: uuidOf("vm-a"), b: uuidOf("vm-b"), c: uuidOf("vm-c"), d: uuidOf("vm-d") };
 const PROMETHEUS: Options = {
   "watcher_datasources.datasources": "prometheus",
   "prometheus_client.host": stack.prometheus.host,
@@ -368,6 +364,25 @@ describe("ListMetrics", () => {
       expect(err.rawMessage).toContain("which Aetos does not hold");
     } finally {
       await viaAetos.stop();
+    }
+  });
+
+  it("says UNKNOWN through Aetos when the token sees one project's series only", async () => {
+    const reader = await startTestApp(
+      aetosPasswordOptions(stack.keystoneUrl, stack.readerA, { "aetos_client.region_name": "RegionOne" }),
+    );
+    try {
+      const { metrics } = await reader.client.listMetrics({ subject: Subject.INSTANCE });
+      expect(metrics.map((m) => [m.availability, m.missingSeries])).toEqual(
+        metrics.map(() => [Availability.UNKNOWN, []]),
+      );
+      const { result } = await reader.client.getInstanceMetric({
+        instanceId: VM.a,
+        metric: "instance_root_disk_size",
+      });
+      expect(result?.value).toBeUndefined();
+    } finally {
+      await reader.stop();
     }
   });
 });
