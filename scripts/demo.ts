@@ -51,6 +51,12 @@ Try, from another terminal in this directory:
   npx buf curl --protocol grpc -d '{"instanceId":"33333333-3333-4333-8333-333333333333","metric":"instance_cpu_usage","vcpus":2}' \\
     ${url}/metricsaccess.v1.MetricsService/GetInstanceMetric
 
+  npx buf curl --protocol grpc -d '{"host":"compute-1.example","metric":"host_power","aggregate":"AGGREGATE_MAX"}' \\
+    ${url}/metricsaccess.v1.MetricsService/GetHostMetric
+
+  npx buf curl --protocol grpc -d '{"instanceId":"11111111-1111-4111-8111-111111111111","metric":"instance_ram_allocated"}' \\
+    ${url}/metricsaccess.v1.MetricsService/GetInstanceMetric
+
   npx buf curl --protocol grpc -d '{"pageSize":3}' ${url}/metricsaccess.v1.MetricsService/ListHosts
 
   npx buf curl --protocol grpc -d '{"subject":"SUBJECT_HOST"}' ${url}/metricsaccess.v1.MetricsService/ListMetrics

@@ -104,7 +104,7 @@ describe("[metric.<name>] sections", () => {
       "[metric.host_inlet_temp] colour: unknown option (known: series, template, subject, unit, label, invert_min_max, description) [from /etc/watcher/watcher.conf:18]",
       '[metric.host_inlet_temp] invert_min_max "maybe": must be true or false [from /etc/watcher/watcher.conf:19]',
       '[metric.host_airflow] label "1abc": must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*) [from environment METRICS_ACCESS__METRIC__HOST_AIRFLOW__LABEL]',
-      "[metric.host_cpu_usage] subject: host_cpu_usage is a built-in host metric; a instance metric needs a name of its own [from /etc/watcher/watcher.conf:14]",
+      "[metric.host_cpu_usage] subject: host_cpu_usage is a built-in host metric; an instance metric needs a name of its own [from /etc/watcher/watcher.conf:14]",
       "[metric.instance_cpu_usage] template: unknown placeholder {{cores}}; known: {{matcher}}, {{label}}, {{agg}}, {{period}}, {{vcpus}} [from /etc/watcher/watcher.conf:6]",
       expect.stringMatching(
         /^\[metric\.host_new\] template: does not parse as PromQL at character \d+ .* once its placeholders are filled in \[from \/etc\/watcher\/watcher\.conf:8\]$/,

@@ -55,7 +55,7 @@ describe("overriding a built-in metric", () => {
       }),
     ).problems;
     expect(problems).toEqual([
-      "[metric.host_power] subject: host_power is a built-in host metric; a instance metric needs a name of its own [from watcher.conf:3]",
+      "[metric.host_power] subject: host_power is a built-in host metric; an instance metric needs a name of its own [from watcher.conf:3]",
       "[metric.host_power] series: set series or template, not both (a template names its own series)",
     ]);
   });

@@ -3,6 +3,7 @@ import {
   type BuiltInMetric,
   type MetricDefinition,
   type MetricOrigin,
+  SUBJECT_PHRASE,
   type Subject,
 } from "./catalogue.js";
 import {
@@ -76,7 +77,7 @@ function overrideBuiltIn(
   if (o.subject !== undefined && o.subject !== builtIn.subject) {
     problem(
       "subject",
-      `${o.name} is a built-in ${builtIn.subject} metric; a ${o.subject} metric needs a name of its own`,
+      `${o.name} is a built-in ${builtIn.subject} metric; ${SUBJECT_PHRASE[o.subject]} needs a name of its own`,
     );
   }
   if (o.series !== undefined && o.template !== undefined) {
@@ -86,7 +87,7 @@ function overrideBuiltIn(
   if (o.template !== undefined) {
     template = o.template;
   } else if (o.series !== undefined && builtIn.defaultSeries === undefined) {
-    const reads = readPromql(template).series.join(", ");
+    const reads = readPromql(renderTemplate(template, sampleValues(undefined))).series.join(", ");
     problem("series", `${o.name} reads several series (${reads}); replace its template instead`);
   } else if (builtIn.defaultSeries !== undefined) {
     template = withSeries(template, o.series ?? builtIn.defaultSeries);

@@ -7,6 +7,11 @@
  */
 export type Subject = "host" | "instance";
 export const SUBJECTS: readonly Subject[] = ["host", "instance"];
+/** "a host metric", "an instance metric": for messages. */
+export const SUBJECT_PHRASE: Readonly<Record<Subject, string>> = {
+  host: "a host metric",
+  instance: "an instance metric",
+};
 
 /** Where a definition comes from: ours unchanged, ours changed by configuration, or the operator's. */
 export type MetricOrigin = "built_in" | "overridden" | "configured";

@@ -516,7 +516,7 @@ describe("the catalogue in the service", () => {
     const { service } = setup();
     const err = await failure(service.instanceMetric({ ...vm, metric: "host_power" }));
     expect(err.message).toMatch(
-      /^metric: host_power is a host metric, not a instance metric; the instance metrics are: /,
+      /^metric: host_power is a host metric, not an instance metric; the instance metrics are: /,
     );
     expect(err.reason).toBe("UNKNOWN_METRIC");
   });

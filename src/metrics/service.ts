@@ -1,6 +1,6 @@
 import type { CallOptions, Datasource, Sample } from "../datasource/datasource.js";
 import { MetricsAccessError } from "../errors.js";
-import type { Catalogue, MetricDefinition, Subject } from "./catalogue.js";
+import { type Catalogue, type MetricDefinition, SUBJECT_PHRASE, type Subject } from "./catalogue.js";
 import type { HostDirectory, HostEntry } from "./hosts.js";
 import { type PromqlAggregate, renderTemplate } from "./promql.js";
 import type { SeriesNames } from "./series-names.js";
@@ -143,7 +143,7 @@ export class MetricsService {
     const what =
       definition === undefined
         ? `unknown ${subject} metric ${JSON.stringify(metric)}`
-        : `${metric} is ${definition.subject === "instance" ? "an instance" : "a host"} metric, not a ${subject} metric`;
+        : `${metric} is ${SUBJECT_PHRASE[definition.subject]}, not ${SUBJECT_PHRASE[subject]}`;
     throw new MetricsAccessError(
       "invalid_argument",
       `metric: ${what}; the ${subject} metrics are: ${known}`,
