@@ -66,4 +66,4 @@ for cmd in prometheus promtool prometheus-node-exporter prometheus-libvirt-expor
   command -v "$cmd" >/dev/null || { echo "install-test-deps: $cmd is missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import grpc, google.protobuf' || { echo "install-test-deps: python3-grpcio unusable" >&2; exit 1; }
-echo "install-test-deps: ready ($(prometheus --version 2>&1 | head -1); aetos $(ls "$aetos_root"/usr/lib/python3/dist-packages | grep -o '^aetos-[0-9.]*' | head -1))"
+echo "install-test-deps: ready ($(prometheus --version 2>&1 | head -1); aetos $(ls "$aetos_root"/usr/lib/python3/dist-packages | grep -o '^aetos-[0-9.]*' | head -1); prometheus-libvirt-exporter $(dpkg-query -W -f='${Version}' prometheus-libvirt-exporter))"
