@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config/types.js";
 import { createDatasource } from "./datasource/create.js";
+import { SharedQueries } from "./datasource/shared-queries.js";
 import { Health, HealthCheckResponse_ServingStatus } from "./gen/grpc/health/v1/health_pb.js";
 import { MetricsService as MetricsServiceDesc } from "./gen/metricsaccess/v1/metrics_pb.js";
 import type { Logger } from "./log.js";
@@ -30,7 +31,9 @@ const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 /** Wires config → datasource → host directory → metrics service → handlers → one listening port. */
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
-  const datasource = await createDatasource(config.datasource, logger);
+  const datasource = new SharedQueries(await createDatasource(config.datasource, logger), {
+    cacheTtlMs: config.server.queryCacheTtlMs,
+  });
   const hosts = new HostDirectory({
     label: datasource.labels.fqdn,
     loadTargets: (options) => datasource.activeTargets(options),

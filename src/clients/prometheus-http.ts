@@ -37,6 +37,18 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+export interface QueryRequestOptions extends RequestOptions {
+  /** Evaluation time, Unix seconds; unset: the server's "now", as Watcher sends it. */
+  readonly time?: number | undefined;
+  /** POST the query as a form body: no URL length limit (Prometheus; Aetos takes GET only). */
+  readonly post?: boolean | undefined;
+}
+
+/** The length `text` takes as a URL query parameter value (form encoding is per character). */
+export function urlEncodedLength(text: string): number {
+  return new URLSearchParams({ q: text }).toString().length - 2;
+}
+
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /**
@@ -68,9 +80,14 @@ export class PrometheusHttpClient {
     });
   }
 
-  /** GET /api/v1/query: an instant query evaluated at the server's "now", as Watcher sends it. */
-  async query(promql: string, options: RequestOptions = {}): Promise<Sample[]> {
-    const data = await this.#get("query", { query: promql }, options);
+  /**
+   * /api/v1/query: an instant query, by GET as Watcher sends it, or POSTed as a form (long batch
+   * queries: Prometheus takes both).
+   */
+  async query(promql: string, options: QueryRequestOptions = {}): Promise<Sample[]> {
+    const params: Record<string, string> = { query: promql };
+    if (options.time !== undefined) params.time = String(options.time);
+    const data = await this.#request("query", params, options, options.post === true);
     if (!isRecord(data) || data.resultType !== "vector" || !Array.isArray(data.result)) {
       throw malformed(this.#options.upstream, "query result is not an instant vector");
     }
@@ -85,7 +102,7 @@ export class PrometheusHttpClient {
 
   /** GET /api/v1/targets?state=active. */
   async activeTargets(options: RequestOptions = {}): Promise<ActiveTarget[]> {
-    const data = await this.#get("targets", { state: "active" }, options);
+    const data = await this.#request("targets", { state: "active" }, options);
     if (!isRecord(data) || !Array.isArray(data.activeTargets)) {
       throw malformed(this.#options.upstream, "targets answer without activeTargets");
     }
@@ -97,32 +114,40 @@ export class PrometheusHttpClient {
 
   /** GET /api/v1/label/__name__/values: every series name the server holds (Watcher's list_metrics). */
   async seriesNames(options: RequestOptions = {}): Promise<string[]> {
-    const data = await this.#get("label/__name__/values", {}, options);
+    const data = await this.#request("label/__name__/values", {}, options);
     if (!Array.isArray(data) || !data.every((name) => typeof name === "string")) {
       throw malformed(this.#options.upstream, "label values answer is not a list of strings");
     }
     return data;
   }
 
-  /** GET /api/v1/<endpoint>; returns the envelope's `data`. */
-  async #get(
+  /** GET (or POST, form-encoded) /api/v1/<endpoint>; returns the envelope's `data`. */
+  async #request(
     endpoint: string,
     params: Record<string, string>,
-    options: RequestOptions = {},
+    options: RequestOptions,
+    post = false,
   ): Promise<unknown> {
     const { upstream, rootPath, authorization } = this.#options;
     const query = new URLSearchParams(params).toString();
-    const path = `${rootPath}/api/v1/${endpoint}${query === "" ? "" : `?${query}`}`;
+    const path = `${rootPath}/api/v1/${endpoint}${query === "" || post ? "" : `?${query}`}`;
     const headers: Record<string, string> = {
       accept: "application/json",
       "user-agent": "metrics-access",
       ...options.headers,
     };
+    if (post) headers["content-type"] = "application/x-www-form-urlencoded";
     if (authorization !== undefined) headers.authorization = authorization;
     let status: number;
     let text: string;
     try {
-      const res = await this.#pool.request({ method: "GET", path, headers, signal: options.signal ?? null });
+      const res = await this.#pool.request({
+        method: post ? "POST" : "GET",
+        path,
+        headers,
+        body: post ? query : null,
+        signal: options.signal ?? null,
+      });
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {

@@ -24,7 +24,7 @@ export class TokenSource {
   readonly #now: () => number;
   readonly #onRenewalFailure: (err: unknown, token: KeystoneToken) => void;
   #current: KeystoneToken | undefined;
-  readonly #issuing = new SingleFlight<KeystoneToken>();
+  readonly #issuing = new SingleFlight<"token", KeystoneToken>();
 
   constructor(issue: () => Promise<KeystoneToken>, options: TokenSourceOptions = {}) {
     this.#issue = issue;
@@ -37,7 +37,7 @@ export class TokenSource {
     const current = this.#current;
     const left = current ? current.expiresAt - this.#now() : 0;
     if (current && left > RENEW_BEFORE_MS) return current;
-    const issuing = this.#issuing.run(async () => {
+    const issuing = this.#issuing.run("token", async () => {
       const token = await this.#issue();
       this.#current = token;
       return token;

@@ -69,6 +69,7 @@ describe("loadConfig with direct Prometheus", () => {
       shutdownGraceMs: 10_000,
       targetRefreshIntervalMs: 10_000,
       seriesRefreshIntervalMs: 10_000,
+      queryCacheTtlMs: 0,
     });
     expect(config.datasource).toEqual({
       kind: "prometheus",
@@ -488,6 +489,7 @@ describe("loadConfig with Aetos", () => {
       interface: "public",
       regionName: undefined,
       labels: { fqdn: "fqdn", instanceUuid: "resource" },
+      maxUrlLength: 8000,
     });
   });
 

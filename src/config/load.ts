@@ -119,6 +119,7 @@ function readServer(r: OptionReader): ServerConfig {
     shutdownGraceMs: r.number(SERVICE_SECTION, "shutdown_grace_period", 0) * 1000,
     targetRefreshIntervalMs: r.number(SERVICE_SECTION, "target_refresh_interval", 0) * 1000,
     seriesRefreshIntervalMs: r.number(SERVICE_SECTION, "series_refresh_interval", 0) * 1000,
+    queryCacheTtlMs: r.number(SERVICE_SECTION, "query_cache_ttl", 0) * 1000,
   };
 }
 
@@ -213,6 +214,7 @@ function readAetos(r: OptionReader): AetosSourceConfig {
     },
     interface: (r.string(s, "interface") ?? "public").replace(/URL$/, "") as CatalogInterface,
     regionName: r.string(s, "region_name"),
+    maxUrlLength: r.integer(s, "max_url_length", 1024, 1_048_576),
     labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
   };
 }

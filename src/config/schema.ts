@@ -60,6 +60,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     section: SERVICE_SECTION,
+    name: "query_cache_ttl",
+    type: "number",
+    default: "0",
+    help: "Seconds a query's answer is kept and served again; 0 turns the cache off. When on, queries are evaluated at times aligned to this step, so that a cached answer is exactly what the backend answers for that time. Identical queries in flight at the same moment are always sent once.",
+  },
+  {
+    section: SERVICE_SECTION,
     name: "target_refresh_interval",
     type: "number",
     default: "10",
@@ -148,6 +155,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "Catalog region of the metric-storage endpoint; unset means the first match in catalog order.",
   },
   { section: "aetos_client", name: "fqdn_label", type: "string", default: "fqdn", help: labelHelp },
+  {
+    section: "aetos_client",
+    name: "max_url_length",
+    type: "integer",
+    default: "8000",
+    help: "Longest request line sent to Aetos (GET only), in bytes: batch queries are split into chunks under it. Apache's default limit is 8190, uWSGI's buffer 4096. (Not in Watcher.)",
+  },
   {
     section: "aetos_client",
     name: "instance_uuid_label",

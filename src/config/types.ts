@@ -18,6 +18,8 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   readonly targetRefreshIntervalMs: number;
   readonly seriesRefreshIntervalMs: number;
+  /** 0: no result cache. */
+  readonly queryCacheTtlMs: number;
 }
 
 /** PEM material read at start-up; absent members mean the system default (system CAs, no client cert). */
@@ -77,4 +79,6 @@ export interface AetosSourceConfig {
   readonly interface: CatalogInterface;
   readonly regionName: string | undefined;
   readonly labels: MetricLabels;
+  /** Longest GET request line to Aetos, in bytes. */
+  readonly maxUrlLength: number;
 }

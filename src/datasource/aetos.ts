@@ -1,12 +1,12 @@
 import { abortable } from "../abortable.js";
 import { describeCatalog, selectEndpoint, splitEndpointUrl } from "../clients/catalog.js";
 import { KeystoneClient, type KeystoneToken } from "../clients/keystone.js";
-import { PrometheusHttpClient, type RequestOptions } from "../clients/prometheus-http.js";
+import { PrometheusHttpClient, type RequestOptions, urlEncodedLength } from "../clients/prometheus-http.js";
 import { TokenSource } from "../clients/token-source.js";
 import type { AetosSourceConfig, MetricLabels } from "../config/types.js";
 import { isMetricsAccessError, MetricsAccessError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { ActiveTarget, CallOptions, Datasource, Sample } from "./datasource.js";
+import type { ActiveTarget, CallOptions, Datasource, QueryOptions, Sample } from "./datasource.js";
 
 /** Roles Aetos's default policy lets see every project's series (telemetry:*:all_projects). */
 const PRIVILEGED_ROLES: ReadonlySet<string> = new Set(["admin", "service"]);
@@ -21,6 +21,7 @@ export const AETOS_SERVICE_TYPE = "metric-storage";
 export class AetosDatasource implements Datasource {
   readonly name = "aetos";
   readonly labels: MetricLabels;
+  readonly maxQueryLength: number;
   readonly #keystone: KeystoneClient;
   readonly #tokens: TokenSource;
   readonly #client: PrometheusHttpClient;
@@ -44,6 +45,9 @@ export class AetosDatasource implements Datasource {
         },
       );
     }
+    // The request line: GET <root>/api/v1/query?query=<query>&time=<seconds.millis> HTTP/1.1
+    const overhead = `GET ${split.rootPath}/api/v1/query?query=&time=0000000000.000 HTTP/1.1`.length;
+    this.maxQueryLength = config.maxUrlLength - overhead;
     this.#client = new PrometheusHttpClient({
       upstream: "Aetos",
       origin: split.origin,
@@ -103,8 +107,14 @@ export class AetosDatasource implements Datasource {
     }
   }
 
-  instantQuery(promql: string, options: CallOptions): Promise<Sample[]> {
-    return this.#withToken(options, (request) => this.#client.query(promql, request));
+  instantQuery(promql: string, options: QueryOptions): Promise<Sample[]> {
+    return this.#withToken(options, (request) =>
+      this.#client.query(promql, { ...request, time: options.time }),
+    );
+  }
+
+  queryLength(promql: string): number {
+    return urlEncodedLength(promql);
   }
 
   activeTargets(options: CallOptions): Promise<ActiveTarget[]> {

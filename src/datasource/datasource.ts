@@ -8,6 +8,11 @@ export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+export interface QueryOptions extends CallOptions {
+  /** Evaluation time, Unix seconds; unset: the backend's "now", as Watcher queries. */
+  readonly time?: number | undefined;
+}
+
 /**
  * What the metrics service needs from a backend: run an instant query and list active targets.
  * Direct Prometheus and Aetos implement it; batch queries and other sources plug in here later.
@@ -16,7 +21,15 @@ export interface Datasource {
   readonly name: "prometheus" | "aetos";
   /** The label names this datasource's configuration section gives. */
   readonly labels: MetricLabels;
-  instantQuery(promql: string, options: CallOptions): Promise<Sample[]>;
+  instantQuery(promql: string, options: QueryOptions): Promise<Sample[]>;
+  /**
+   * The longest query one request can carry, measured by `queryLength`; undefined when there is no
+   * limit (direct Prometheus takes long queries by POST; Aetos takes GET only, behind web servers
+   * whose request lines end around 8 KB).
+   */
+  readonly maxQueryLength: number | undefined;
+  /** What a query's text counts against maxQueryLength; additive over concatenated text. */
+  queryLength(promql: string): number;
   activeTargets(options: CallOptions): Promise<ActiveTarget[]>;
   /**
    * The series names the backend holds, or undefined when it shows this service only part of them

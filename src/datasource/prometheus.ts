@@ -1,11 +1,15 @@
-import { PrometheusHttpClient } from "../clients/prometheus-http.js";
+import { PrometheusHttpClient, urlEncodedLength } from "../clients/prometheus-http.js";
 import type { MetricLabels, PrometheusSourceConfig } from "../config/types.js";
-import type { ActiveTarget, CallOptions, Datasource, Sample } from "./datasource.js";
+import type { ActiveTarget, CallOptions, Datasource, QueryOptions, Sample } from "./datasource.js";
+
+/** Queries longer than this (URL-encoded) are POSTed: a long URL costs Prometheus more to read. */
+const POST_ABOVE = 2048;
 
 /** Direct Prometheus ([prometheus_client]): no Keystone token is ever sent here. */
 export class PrometheusDatasource implements Datasource {
   readonly name = "prometheus";
   readonly labels: MetricLabels;
+  readonly maxQueryLength = undefined;
   readonly #client: PrometheusHttpClient;
 
   constructor(config: PrometheusSourceConfig) {
@@ -21,8 +25,12 @@ export class PrometheusDatasource implements Datasource {
     });
   }
 
-  instantQuery(promql: string, options: CallOptions): Promise<Sample[]> {
-    return this.#client.query(promql, options);
+  instantQuery(promql: string, options: QueryOptions): Promise<Sample[]> {
+    return this.#client.query(promql, { ...options, post: urlEncodedLength(promql) > POST_ABOVE });
+  }
+
+  queryLength(promql: string): number {
+    return urlEncodedLength(promql);
   }
 
   activeTargets(options: CallOptions): Promise<ActiveTarget[]> {

@@ -1,4 +1,3 @@
-import { abortable } from "../abortable.js";
 import type { ActiveTarget, CallOptions } from "../datasource/datasource.js";
 import { MetricsAccessError } from "../errors.js";
 import { SingleFlight } from "../single-flight.js";
@@ -10,6 +9,9 @@ export interface HostEntry {
   readonly shortName: string;
   readonly targets: readonly { readonly job: string; readonly instance: string; readonly health: string }[];
 }
+
+/** What became of one host name: its label value, or why it has none. */
+export type HostResolution = { readonly labelValue: string } | { readonly error: MetricsAccessError };
 
 export interface HostDirectoryOptions {
   /** The host label name ([prometheus_client] or [aetos_client] fqdn_label). */
@@ -36,7 +38,7 @@ export class HostDirectory {
   readonly #options: HostDirectoryOptions;
   readonly #now: () => number;
   #snapshot: Snapshot | undefined;
-  readonly #loading = new SingleFlight<Snapshot>();
+  readonly #loading = new SingleFlight<"targets", Snapshot>();
 
   constructor(options: HostDirectoryOptions) {
     this.#options = options;
@@ -45,27 +47,44 @@ export class HostDirectory {
 
   /** The host label value for a host name as Nova knows it. */
   async resolve(host: string, options: CallOptions = {}): Promise<string> {
+    const resolution = (await this.resolveAll([host], options)).get(host);
+    if (resolution === undefined || "error" in resolution) throw resolution?.error;
+    return resolution.labelValue;
+  }
+
+  /**
+   * Each host's label value, or the error resolving it alone would raise, with at most one reload
+   * of the targets for all the misses together.
+   */
+  async resolveAll(
+    hosts: readonly string[],
+    options: CallOptions = {},
+  ): Promise<Map<string, HostResolution>> {
     let snapshot = this.#snapshot ?? (await this.#reload(options));
-    let found = lookup(snapshot, host);
-    if (found === undefined && this.#mayReload(snapshot)) {
+    if (hosts.some((h) => lookup(snapshot, h) === undefined) && this.#mayReload(snapshot)) {
       snapshot = await this.#reload(options);
-      found = lookup(snapshot, host);
     }
+    return new Map(hosts.map((host) => [host, this.#resolution(host, lookup(snapshot, host))]));
+  }
+
+  #resolution(host: string, found: readonly string[] | undefined): HostResolution {
     if (found === undefined) {
-      throw new MetricsAccessError(
+      const error = new MetricsAccessError(
         "not_found",
         `host ${JSON.stringify(host)} is not carried by the ${this.#options.label} label of any active Prometheus target`,
         { reason: "HOST_NOT_FOUND" },
       );
+      return { error };
     }
     if (found.length > 1) {
-      throw new MetricsAccessError(
+      const error = new MetricsAccessError(
         "failed_precondition",
         `host ${JSON.stringify(host)} is ambiguous: it is the short name of ${found.map((v) => JSON.stringify(v)).join(", ")}; use the full name`,
         { reason: "HOST_AMBIGUOUS" },
       );
+      return { error };
     }
-    return found[0] ?? host;
+    return { labelValue: found[0] ?? host };
   }
 
   /** Every host, sorted by label value; reloads the targets when the last load is older than the interval. */
@@ -81,12 +100,15 @@ export class HostDirectory {
 
   /** One load at a time, shared by every caller; a caller's cancel stops its wait, not the load. */
   async #reload(options: CallOptions): Promise<Snapshot> {
-    const loading = this.#loading.run(async () => {
-      const targets = await this.#options.loadTargets({});
-      this.#snapshot = buildSnapshot(targets, this.#options.label, this.#now());
-      return this.#snapshot;
-    });
-    return await abortable(loading, options.signal);
+    return await this.#loading.run(
+      "targets",
+      async (signal) => {
+        const targets = await this.#options.loadTargets({ signal });
+        this.#snapshot = buildSnapshot(targets, this.#options.label, this.#now());
+        return this.#snapshot;
+      },
+      options.signal,
+    );
   }
 }
 

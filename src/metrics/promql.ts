@@ -6,7 +6,8 @@ export type PromqlAggregate = "avg" | "max" | "min";
 
 /**
  * The placeholders a catalogue template may use:
- *   {{matcher}} the resource's label matcher, e.g. fqdn='compute-1.example' (value escaped)
+ *   {{matcher}} the resource's label matcher: fqdn='compute-1.example' for one resource,
+ *               fqdn=~'a\\.example|b\\.example' for several, fqdn!='' for every one (values escaped)
  *   {{label}}   the label name alone, for `by (…)`
  *   {{agg}}     avg | max | min
  *   {{period}}  whole seconds
@@ -18,10 +19,14 @@ export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
 /** The placeholder of a built-in template that the `series` option replaces. */
 export const SERIES_PLACEHOLDER = "series";
 
+/** Every resource that carries the label: the unfiltered form of a batch. */
+export const EVERY_RESOURCE: unique symbol = Symbol("every resource");
+
 export interface TemplateValues {
   readonly agg: PromqlAggregate;
   readonly label: string;
-  readonly value: string;
+  /** One label value, several (a batch), or every value of the label. */
+  readonly value: string | readonly string[] | typeof EVERY_RESOURCE;
   readonly period: number;
   readonly vcpus?: number;
 }
@@ -37,7 +42,7 @@ export function renderTemplate(template: string, values: TemplateValues): string
       case "label":
         return values.label;
       case "matcher":
-        return `${values.label}=${quoteLabelValue(values.value)}`;
+        return matcher(values.label, values.value);
       case "period":
         return String(values.period);
       case "vcpus":
@@ -47,6 +52,22 @@ export function renderTemplate(template: string, values: TemplateValues): string
         throw new Error(`unknown template placeholder {{${name}}}`);
     }
   });
+}
+
+function matcher(label: string, value: TemplateValues["value"]): string {
+  if (value === EVERY_RESOURCE) return `${label}!=''`;
+  if (typeof value === "string") return `${label}=${quoteLabelValue(value)}`;
+  return `${label}=~'${value.map(alternative).join("|")}'`;
+}
+
+/**
+ * One exact value as an alternative of a PromQL regex matcher, as the text it adds inside the string
+ * literal. Prometheus anchors a `=~` regex itself and turns an alternation of plain literals into a
+ * set lookup; anchors of our own, or escapes of anything but RE2's meta characters (a uuid's `-`),
+ * would defeat that fast path (docs/batch.md). PromQL string escaping comes on top.
+ */
+export function alternative(value: string): string {
+  return quoteLabelValue(value.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&")).slice(1, -1);
 }
 
 /** A built-in template with its {{series}} filled in by a (validated) series name. */

@@ -1,4 +1,3 @@
-import { abortable } from "../abortable.js";
 import type { CallOptions } from "../datasource/datasource.js";
 import { SingleFlight } from "../single-flight.js";
 
@@ -28,7 +27,7 @@ interface Snapshot {
 export class SeriesNames {
   readonly #options: SeriesNamesOptions;
   readonly #now: () => number;
-  readonly #loading = new SingleFlight<Snapshot>();
+  readonly #loading = new SingleFlight<"names", Snapshot>();
   #snapshot: Snapshot | undefined;
 
   constructor(options: SeriesNamesOptions) {
@@ -45,11 +44,14 @@ export class SeriesNames {
   async #current(options: CallOptions): Promise<Snapshot> {
     const snapshot = this.#snapshot;
     if (snapshot && this.#now() - snapshot.loadedAt < this.#options.maxAgeMs) return snapshot;
-    const loading = this.#loading.run(async () => {
-      const names = await this.#options.load({});
-      this.#snapshot = { loadedAt: this.#now(), names: names === undefined ? undefined : new Set(names) };
-      return this.#snapshot;
-    });
-    return await abortable(loading, options.signal);
+    return await this.#loading.run(
+      "names",
+      async (signal) => {
+        const names = await this.#options.load({ signal });
+        this.#snapshot = { loadedAt: this.#now(), names: names === undefined ? undefined : new Set(names) };
+        return this.#snapshot;
+      },
+      options.signal,
+    );
   }
 }

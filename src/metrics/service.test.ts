@@ -16,6 +16,7 @@ const NOW = 1_700_000_000_000;
 /** An in-memory datasource that records every PromQL string it is given. */
 class FakeDatasource implements Datasource {
   readonly name = "prometheus";
+  readonly maxQueryLength: number | undefined = undefined;
   readonly queries: string[] = [];
   readonly signals: (AbortSignal | undefined)[] = [];
   samples: Sample[] = [];
@@ -29,6 +30,10 @@ class FakeDatasource implements Datasource {
     this.queries.push(promql);
     this.signals.push(options.signal);
     return this.samples;
+  }
+
+  queryLength(promql: string): number {
+    return promql.length;
   }
 
   async activeTargets(): Promise<ActiveTarget[]> {

@@ -1,8 +1,17 @@
 import type { CallOptions, Datasource, Sample } from "../datasource/datasource.js";
-import { MetricsAccessError } from "../errors.js";
+import { invalidArgument, MetricsAccessError } from "../errors.js";
+import {
+  BATCH_CONCURRENCY,
+  MAX_BATCH_ITEMS,
+  mapLimited,
+  planQueries,
+  type QueryForm,
+  samplesByValue,
+} from "./batch.js";
 import { type Catalogue, type MetricDefinition, SUBJECT_PHRASE, type Subject } from "./catalogue.js";
 import type { HostDirectory, HostEntry } from "./hosts.js";
 import { type PromqlAggregate, renderTemplate } from "./promql.js";
+import { firstByLabels, parseSampleValue } from "./samples.js";
 import type { SeriesNames } from "./series-names.js";
 
 export type Aggregate = "mean" | "max" | "min" | "count";
@@ -34,6 +43,40 @@ export interface MetricAnswer {
   readonly evaluationTime: number;
   readonly query: string;
   readonly seriesCount: number;
+}
+
+export interface HostBatchQuery {
+  /** Host names as Nova knows them, or every known host. */
+  readonly hosts: readonly string[] | "all";
+  readonly metrics: readonly string[];
+  readonly periodSeconds: number;
+  readonly aggregate: Aggregate;
+}
+
+export interface InstanceBatchQuery {
+  readonly instances: readonly { readonly instanceId: string; readonly vcpus: number }[];
+  readonly metrics: readonly string[];
+  readonly periodSeconds: number;
+  readonly aggregate: Aggregate;
+}
+
+export type ItemStatus = "ok" | "no_data" | "host_not_found" | "host_ambiguous";
+
+/** One resource's answer for one metric, in a batch. */
+export interface BatchItem {
+  /** The host or instance as asked. */
+  readonly resource: string;
+  readonly status: ItemStatus;
+  /** With status ok or no_data; its `query` is empty (the batch's queries carry the PromQL). */
+  readonly answer: MetricAnswer | undefined;
+  /** With an error status: what the single call would have answered. */
+  readonly message: string | undefined;
+}
+
+export interface BatchAnswer {
+  /** Resource by resource in the order asked, each metric in the order asked. */
+  readonly items: readonly BatchItem[];
+  readonly queries: readonly { metric: string; form: QueryForm; query: string; resourceCount: number }[];
 }
 
 export interface HostPage {
@@ -109,6 +152,57 @@ export class MetricsService {
     return await this.#run(definition, promql, label, query.instanceId, options);
   }
 
+  /**
+   * Host metrics for many hosts in one go: one query per metric (see planQueries), mapped back to
+   * each host; an unknown or ambiguous host is an item's status.
+   */
+  async hostMetrics(query: HostBatchQuery, options: CallOptions = {}): Promise<BatchAnswer> {
+    const definitions = unique(query.metrics).map((m) => this.#definition(m, "host"));
+    const known = await this.#hosts.list(options);
+    const asked = query.hosts === "all" ? known.map((h) => h.labelValue) : unique(query.hosts);
+    checkBatchSize(query.hosts === "all" ? "all_hosts" : "hosts", asked.length, definitions.length);
+    const resolutions =
+      query.hosts === "all"
+        ? new Map(asked.map((h) => [h, { labelValue: h }]))
+        : await this.#hosts.resolveAll(asked, options);
+    const values = unique(
+      [...resolutions.values()].flatMap((r) => ("labelValue" in r ? [r.labelValue] : [])),
+    );
+    const batch = await this.#runBatch(
+      definitions,
+      values.map((value) => ({ value, vcpus: 1 })),
+      { ...query, mostWanted: query.hosts === "all" || values.length * 2 >= known.length },
+      options,
+    );
+    const items = asked.flatMap((host) => {
+      const resolution = resolutions.get(host);
+      return definitions.map((definition): BatchItem => {
+        if (resolution === undefined || "error" in resolution) {
+          const status = resolution?.error.reason === "HOST_AMBIGUOUS" ? "host_ambiguous" : "host_not_found";
+          return { resource: host, status, answer: undefined, message: resolution?.error.message };
+        }
+        return item(host, batch.answers.get(definition.name)?.get(resolution.labelValue));
+      });
+    });
+    return { items, queries: batch.queries };
+  }
+
+  /** Instance metrics for many instances in one go; see hostMetrics. */
+  async instanceMetrics(query: InstanceBatchQuery, options: CallOptions = {}): Promise<BatchAnswer> {
+    const definitions = unique(query.metrics).map((m) => this.#definition(m, "instance"));
+    const vcpusOf = new Map<string, number>();
+    for (const { instanceId, vcpus } of query.instances) {
+      if (!vcpusOf.has(instanceId)) vcpusOf.set(instanceId, vcpus > 0 ? vcpus : 1);
+    }
+    checkBatchSize("instances", vcpusOf.size, definitions.length);
+    const values = [...vcpusOf].map(([value, vcpus]) => ({ value, vcpus }));
+    const batch = await this.#runBatch(definitions, values, { ...query, mostWanted: false }, options);
+    const items = [...vcpusOf.keys()].flatMap((id) =>
+      definitions.map((definition) => item(id, batch.answers.get(definition.name)?.get(id))),
+    );
+    return { items, queries: batch.queries };
+  }
+
   /** Hosts sorted by label value, `pageSize` at a time, continuing after the label value `after`. */
   async listHosts(pageSize: number, after: string | undefined, options: CallOptions = {}): Promise<HostPage> {
     const all = await this.#hosts.list(options);
@@ -154,6 +248,56 @@ export class MetricsService {
     );
   }
 
+  /** Plans every metric's queries, runs them a few at a time, and maps the samples back to each value. */
+  async #runBatch(
+    definitions: readonly MetricDefinition[],
+    values: readonly { value: string; vcpus: number }[],
+    query: { periodSeconds: number; aggregate: Aggregate; mostWanted: boolean },
+    options: CallOptions,
+  ): Promise<{ answers: Map<string, Map<string, MetricAnswer>>; queries: BatchAnswer["queries"] }> {
+    const askedAt = this.#now();
+    const planned = definitions.flatMap((definition) => {
+      const agg = AGGREGATES[query.aggregate];
+      return planQueries({
+        definition,
+        label: this.#labelOf(definition),
+        agg: definition.invertMinMax ? INVERTED[agg] : agg,
+        periodSeconds: query.periodSeconds,
+        values,
+        mostWanted: query.mostWanted,
+        maxQueryLength: this.#datasource.maxQueryLength,
+        queryLength: (text) => this.#datasource.queryLength(text),
+      });
+    });
+    const results = await mapLimited(planned, BATCH_CONCURRENCY, (p) =>
+      this.#datasource.instantQuery(p.promql, options),
+    );
+    const answers = new Map<string, Map<string, MetricAnswer>>();
+    for (const definition of definitions) {
+      const labelName = this.#labelOf(definition);
+      const byValue = new Map<string, MetricAnswer>();
+      let samplesSeen = 0;
+      planned.forEach((p, i) => {
+        if (p.metric !== definition.name) return;
+        const grouped = samplesByValue(results[i] ?? [], labelName);
+        samplesSeen += results[i]?.length ?? 0;
+        for (const value of p.values) {
+          const at = { labelName, labelValue: value, askedAt, query: "" };
+          byValue.set(value, answerOf(definition, grouped.get(value) ?? [], at));
+        }
+      });
+      if (samplesSeen === 0 && values.length > 0) await this.#requireSeries(definition, options);
+      answers.set(definition.name, byValue);
+    }
+    const queries = planned.map((p) => ({
+      metric: p.metric,
+      form: p.form,
+      query: p.promql,
+      resourceCount: p.values.length,
+    }));
+    return { answers, queries };
+  }
+
   #labelOf(definition: MetricDefinition): string {
     const labels = this.#datasource.labels;
     return definition.label ?? (definition.subject === "host" ? labels.fqdn : labels.instanceUuid);
@@ -169,17 +313,7 @@ export class MetricsService {
     const askedAt = this.#now();
     const samples = await this.#datasource.instantQuery(promql, options);
     if (samples.length === 0) await this.#requireSeries(definition, options);
-    const chosen = firstByLabels(samples);
-    return {
-      metric: definition.name,
-      value: chosen === undefined ? undefined : parseSampleValue(chosen.value),
-      unit: definition.unit,
-      labelName,
-      labelValue,
-      evaluationTime: chosen === undefined ? askedAt : Math.round(chosen.timestamp * 1000),
-      query: promql,
-      seriesCount: samples.length,
-    };
+    return answerOf(definition, samples, { labelName, labelValue, askedAt, query: promql });
   }
 
   /** An empty answer is "no data" only if the series exist at all; otherwise the source is wrong. */
@@ -196,43 +330,42 @@ export class MetricsService {
 }
 
 /**
- * Watcher takes result[0] in whatever order Prometheus sends; we take the series whose label set
- * sorts first, so the same data always gives the same answer.
+ * The answer for one resource from the samples its query returned for it: the same shaping for a
+ * single call and for each resource of a batch, so that both give the same numbers.
  */
-export function firstByLabels(samples: readonly Sample[]): Sample | undefined {
-  let best: Sample | undefined;
-  let bestKey: [string, string][] = [];
-  for (const sample of samples) {
-    const key = sortedPairs(sample.labels);
-    if (best === undefined || compareLabelSets(key, bestKey) < 0) {
-      best = sample;
-      bestKey = key;
-    }
+export function answerOf(
+  definition: MetricDefinition,
+  samples: readonly Sample[],
+  at: { labelName: string; labelValue: string; askedAt: number; query: string },
+): MetricAnswer {
+  const chosen = firstByLabels(samples);
+  return {
+    metric: definition.name,
+    value: chosen === undefined ? undefined : parseSampleValue(chosen.value),
+    unit: definition.unit,
+    labelName: at.labelName,
+    labelValue: at.labelValue,
+    evaluationTime: chosen === undefined ? at.askedAt : Math.round(chosen.timestamp * 1000),
+    query: at.query,
+    seriesCount: samples.length,
+  };
+}
+
+function item(resource: string, answer: MetricAnswer | undefined): BatchItem {
+  const status = answer?.value === undefined ? "no_data" : "ok";
+  return { resource, status, answer, message: undefined };
+}
+
+function unique<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
+}
+
+function checkBatchSize(field: string, resources: number, metrics: number): void {
+  if (resources * metrics > MAX_BATCH_ITEMS) {
+    throw invalidArgument(
+      field,
+      `${resources} resources × ${metrics} metrics is more than ${MAX_BATCH_ITEMS} items in one call; split it`,
+    );
   }
-  return best;
-}
-
-function sortedPairs(labels: Readonly<Record<string, string>>): [string, string][] {
-  return Object.keys(labels)
-    .sort()
-    .map((name) => [name, labels[name] ?? ""]);
-}
-
-/** Prometheus's order of label sets: pair by pair, name then value; a prefix sorts first. */
-function compareLabelSets(a: readonly [string, string][], b: readonly [string, string][]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    const [an, av] = a[i] ?? ["", ""];
-    const [bn, bv] = b[i] ?? ["", ""];
-    if (an !== bn) return an < bn ? -1 : 1;
-    if (av !== bv) return av < bv ? -1 : 1;
-  }
-  return a.length - b.length;
-}
-
-/** Prometheus's sample strings: decimals, "+Inf", "-Inf", "NaN". NaN is "no data". */
-export function parseSampleValue(text: string): number | undefined {
-  if (text === "+Inf" || text === "Inf") return Number.POSITIVE_INFINITY;
-  if (text === "-Inf") return Number.NEGATIVE_INFINITY;
-  const value = Number(text);
-  return Number.isNaN(value) || text.trim() === "" ? undefined : value;
+  if (resources === 0 && field !== "all_hosts") throw invalidArgument(field, "at least one is required");
 }

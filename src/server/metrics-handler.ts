@@ -1,16 +1,30 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { MetricDescriptorSchema, MetricValueSchema } from "../gen/metricsaccess/v1/metrics_pb.js";
+import { invalidArgument } from "../errors.js";
+import type {
+  BatchQuerySchema,
+  MetricDescriptorSchema,
+  MetricValueSchema,
+} from "../gen/metricsaccess/v1/metrics_pb.js";
 import {
   Availability,
+  ItemStatus,
   MetricOrigin,
   type MetricsService as MetricsServiceDesc,
+  QueryForm,
   Subject,
   TargetHealth,
 } from "../gen/metricsaccess/v1/metrics_pb.js";
+import type { QueryForm as DomainQueryForm } from "../metrics/batch.js";
 import type { MetricOrigin as DomainOrigin, Subject as DomainSubject } from "../metrics/catalogue.js";
-import type { MetricAnswer, MetricStatus, MetricsService } from "../metrics/service.js";
+import type {
+  BatchAnswer,
+  ItemStatus as DomainItemStatus,
+  MetricAnswer,
+  MetricStatus,
+  MetricsService,
+} from "../metrics/service.js";
 import * as valid from "./request-validation.js";
 
 const HEALTH: Readonly<Record<string, TargetHealth>> = {
@@ -77,12 +91,80 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
       };
     },
 
+    async getHostMetrics(req, ctx) {
+      if (req.allHosts && req.hosts.length > 0) {
+        throw invalidArgument("hosts", "must be empty when all_hosts is set");
+      }
+      const hosts = req.allHosts ? "all" : req.hosts.map((h, i) => valid.requiredName(`hosts[${i}]`, h));
+      valid.granularity(req.granularity);
+      const answer = await service.hostMetrics(
+        {
+          hosts,
+          metrics: valid.metricNames(req.metrics),
+          periodSeconds: valid.period(req.period),
+          aggregate: valid.aggregate(req.aggregate),
+        },
+        { signal: ctx.signal },
+      );
+      return {
+        items: answer.items.map((i) => ({
+          host: i.resource,
+          status: ITEM_STATUSES[i.status],
+          ...(i.answer && { result: metricValue(i.answer) }),
+          message: i.message ?? "",
+        })),
+        queries: answer.queries.map(batchQuery),
+      };
+    },
+
+    async getInstanceMetrics(req, ctx) {
+      const instances = req.instances.map((ref, i) => ({
+        instanceId: valid.requiredName(`instances[${i}].instance_id`, ref.instanceId),
+        vcpus: ref.vcpus,
+      }));
+      valid.granularity(req.granularity);
+      const answer = await service.instanceMetrics(
+        {
+          instances,
+          metrics: valid.metricNames(req.metrics),
+          periodSeconds: valid.period(req.period),
+          aggregate: valid.aggregate(req.aggregate),
+        },
+        { signal: ctx.signal },
+      );
+      return {
+        items: answer.items.map((i) => ({
+          instanceId: i.resource,
+          status: ITEM_STATUSES[i.status],
+          ...(i.answer && { result: metricValue(i.answer) }),
+        })),
+        queries: answer.queries.map(batchQuery),
+      };
+    },
+
     async listMetrics(req, ctx) {
       const subject = valid.subjectFilter(req.subject);
       const statuses = await service.listMetrics(subject, { signal: ctx.signal });
       return { metrics: statuses.map(metricDescriptor) };
     },
   };
+}
+
+const ITEM_STATUSES: Record<DomainItemStatus, ItemStatus> = {
+  ok: ItemStatus.OK,
+  no_data: ItemStatus.NO_DATA,
+  host_not_found: ItemStatus.HOST_NOT_FOUND,
+  host_ambiguous: ItemStatus.HOST_AMBIGUOUS,
+};
+
+const QUERY_FORMS: Record<DomainQueryForm, QueryForm> = {
+  alternation: QueryForm.ALTERNATION,
+  alternation_chunk: QueryForm.ALTERNATION_CHUNK,
+  unfiltered: QueryForm.UNFILTERED,
+};
+
+function batchQuery(q: BatchAnswer["queries"][number]): MessageInitShape<typeof BatchQuerySchema> {
+  return { metric: q.metric, form: QUERY_FORMS[q.form], query: q.query, resourceCount: q.resourceCount };
 }
 
 /** The one shape of a value, shared by every answer that carries one. */

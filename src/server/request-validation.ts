@@ -38,6 +38,12 @@ export function metricName(value: string): string {
   return requiredName("metric", value);
 }
 
+/** A batch's metric names: at least one, each present and sane. */
+export function metricNames(values: readonly string[]): string[] {
+  if (values.length === 0) throw invalidArgument("metrics", "at least one metric is required");
+  return values.map((value, i) => requiredName(`metrics[${i}]`, value));
+}
+
 /** The subject filter of ListMetrics; unset means every subject. */
 export function subjectFilter(value: Subject): DomainSubject | undefined {
   if (value === Subject.UNSPECIFIED) return undefined;

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file metricsaccess/v1/metrics.proto.
  */
 export const file_metricsaccess_v1_metrics: GenFile = /*@__PURE__*/
-  fileDesc("Ch5tZXRyaWNzYWNjZXNzL3YxL21ldHJpY3MucHJvdG8SEG1ldHJpY3NhY2Nlc3MudjEivwEKFEdldEhvc3RNZXRyaWNSZXF1ZXN0EgwKBGhvc3QYASABKAkSDgoGbWV0cmljGAIgASgJEikKBnBlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCglhZ2dyZWdhdGUYBCABKA4yGy5tZXRyaWNzYWNjZXNzLnYxLkFnZ3JlZ2F0ZRIuCgtncmFudWxhcml0eRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJGChVHZXRIb3N0TWV0cmljUmVzcG9uc2USLQoGcmVzdWx0GAEgASgLMh0ubWV0cmljc2FjY2Vzcy52MS5NZXRyaWNWYWx1ZSLZAQoYR2V0SW5zdGFuY2VNZXRyaWNSZXF1ZXN0EhMKC2luc3RhbmNlX2lkGAEgASgJEg4KBm1ldHJpYxgCIAEoCRIpCgZwZXJpb2QYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoJYWdncmVnYXRlGAQgASgOMhsubWV0cmljc2FjY2Vzcy52MS5BZ2dyZWdhdGUSDQoFdmNwdXMYBSABKA0SLgoLZ3JhbnVsYXJpdHkYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iSgoZR2V0SW5zdGFuY2VNZXRyaWNSZXNwb25zZRItCgZyZXN1bHQYASABKAsyHS5tZXRyaWNzYWNjZXNzLnYxLk1ldHJpY1ZhbHVlIswBCgtNZXRyaWNWYWx1ZRIOCgZtZXRyaWMYASABKAkSEgoFdmFsdWUYAiABKAFIAIgBARIMCgR1bml0GAMgASgJEhIKCmxhYmVsX25hbWUYBCABKAkSEwoLbGFiZWxfdmFsdWUYBSABKAkSMwoPZXZhbHVhdGlvbl90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVxdWVyeRgHIAEoCRIUCgxzZXJpZXNfY291bnQYCCABKA1CCAoGX3ZhbHVlIjkKEExpc3RIb3N0c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiUwoRTGlzdEhvc3RzUmVzcG9uc2USJQoFaG9zdHMYASADKAsyFi5tZXRyaWNzYWNjZXNzLnYxLkhvc3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIloKBEhvc3QSEwoLbGFiZWxfdmFsdWUYASABKAkSEgoKc2hvcnRfbmFtZRgCIAEoCRIpCgd0YXJnZXRzGAMgAygLMhgubWV0cmljc2FjY2Vzcy52MS5UYXJnZXQiVwoGVGFyZ2V0EgsKA2pvYhgBIAEoCRIQCghpbnN0YW5jZRgCIAEoCRIuCgZoZWFsdGgYAyABKA4yHi5tZXRyaWNzYWNjZXNzLnYxLlRhcmdldEhlYWx0aCJAChJMaXN0TWV0cmljc1JlcXVlc3QSKgoHc3ViamVjdBgBIAEoDjIZLm1ldHJpY3NhY2Nlc3MudjEuU3ViamVjdCJKChNMaXN0TWV0cmljc1Jlc3BvbnNlEjMKB21ldHJpY3MYASADKAsyIi5tZXRyaWNzYWNjZXNzLnYxLk1ldHJpY0Rlc2NyaXB0b3Ii1AIKEE1ldHJpY0Rlc2NyaXB0b3ISDAoEbmFtZRgBIAEoCRIqCgdzdWJqZWN0GAIgASgOMhkubWV0cmljc2FjY2Vzcy52MS5TdWJqZWN0EgwKBHVuaXQYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEAoIdGVtcGxhdGUYBSABKAkSEgoKbGFiZWxfbmFtZRgGIAEoCRIOCgZzZXJpZXMYByADKAkSLgoGb3JpZ2luGAggASgOMh4ubWV0cmljc2FjY2Vzcy52MS5NZXRyaWNPcmlnaW4SFwoPaW52ZXJ0c19taW5fbWF4GAkgASgIEjQKDGF2YWlsYWJpbGl0eRgKIAEoDjIeLm1ldHJpY3NhY2Nlc3MudjEuQXZhaWxhYmlsaXR5EhYKDm1pc3Npbmdfc2VyaWVzGAsgAygJEhYKDmNvbmZpZ19zZWN0aW9uGAwgASgJKnUKCUFnZ3JlZ2F0ZRIZChVBR0dSRUdBVEVfVU5TUEVDSUZJRUQQABISCg5BR0dSRUdBVEVfTUVBThABEhEKDUFHR1JFR0FURV9NQVgQAhIRCg1BR0dSRUdBVEVfTUlOEAMSEwoPQUdHUkVHQVRFX0NPVU5UEAQqSgoHU3ViamVjdBIXChNTVUJKRUNUX1VOU1BFQ0lGSUVEEAASEAoMU1VCSkVDVF9IT1NUEAESFAoQU1VCSkVDVF9JTlNUQU5DRRACKnYKDFRhcmdldEhlYWx0aBIdChlUQVJHRVRfSEVBTFRIX1VOU1BFQ0lGSUVEEAASFAoQVEFSR0VUX0hFQUxUSF9VUBABEhYKElRBUkdFVF9IRUFMVEhfRE9XThACEhkKFVRBUkdFVF9IRUFMVEhfVU5LTk9XThADKoUBCgxNZXRyaWNPcmlnaW4SHQoZTUVUUklDX09SSUdJTl9VTlNQRUNJRklFRBAAEhoKFk1FVFJJQ19PUklHSU5fQlVJTFRfSU4QARIcChhNRVRSSUNfT1JJR0lOX09WRVJSSURERU4QAhIcChhNRVRSSUNfT1JJR0lOX0NPTkZJR1VSRUQQAyqCAQoMQXZhaWxhYmlsaXR5EhwKGEFWQUlMQUJJTElUWV9VTlNQRUNJRklFRBAAEhoKFkFWQUlMQUJJTElUWV9BVkFJTEFCTEUQARIeChpBVkFJTEFCSUxJVFlfU0VSSUVTX0FCU0VOVBACEhgKFEFWQUlMQUJJTElUWV9VTktOT1dOEAMykgMKDk1ldHJpY3NTZXJ2aWNlEmAKDUdldEhvc3RNZXRyaWMSJi5tZXRyaWNzYWNjZXNzLnYxLkdldEhvc3RNZXRyaWNSZXF1ZXN0GicubWV0cmljc2FjY2Vzcy52MS5HZXRIb3N0TWV0cmljUmVzcG9uc2USbAoRR2V0SW5zdGFuY2VNZXRyaWMSKi5tZXRyaWNzYWNjZXNzLnYxLkdldEluc3RhbmNlTWV0cmljUmVxdWVzdBorLm1ldHJpY3NhY2Nlc3MudjEuR2V0SW5zdGFuY2VNZXRyaWNSZXNwb25zZRJUCglMaXN0SG9zdHMSIi5tZXRyaWNzYWNjZXNzLnYxLkxpc3RIb3N0c1JlcXVlc3QaIy5tZXRyaWNzYWNjZXNzLnYxLkxpc3RIb3N0c1Jlc3BvbnNlEloKC0xpc3RNZXRyaWNzEiQubWV0cmljc2FjY2Vzcy52MS5MaXN0TWV0cmljc1JlcXVlc3QaJS5tZXRyaWNzYWNjZXNzLnYxLkxpc3RNZXRyaWNzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch5tZXRyaWNzYWNjZXNzL3YxL21ldHJpY3MucHJvdG8SEG1ldHJpY3NhY2Nlc3MudjEivwEKFEdldEhvc3RNZXRyaWNSZXF1ZXN0EgwKBGhvc3QYASABKAkSDgoGbWV0cmljGAIgASgJEikKBnBlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCglhZ2dyZWdhdGUYBCABKA4yGy5tZXRyaWNzYWNjZXNzLnYxLkFnZ3JlZ2F0ZRIuCgtncmFudWxhcml0eRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJGChVHZXRIb3N0TWV0cmljUmVzcG9uc2USLQoGcmVzdWx0GAEgASgLMh0ubWV0cmljc2FjY2Vzcy52MS5NZXRyaWNWYWx1ZSLZAQoYR2V0SW5zdGFuY2VNZXRyaWNSZXF1ZXN0EhMKC2luc3RhbmNlX2lkGAEgASgJEg4KBm1ldHJpYxgCIAEoCRIpCgZwZXJpb2QYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoJYWdncmVnYXRlGAQgASgOMhsubWV0cmljc2FjY2Vzcy52MS5BZ2dyZWdhdGUSDQoFdmNwdXMYBSABKA0SLgoLZ3JhbnVsYXJpdHkYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iSgoZR2V0SW5zdGFuY2VNZXRyaWNSZXNwb25zZRItCgZyZXN1bHQYASABKAsyHS5tZXRyaWNzYWNjZXNzLnYxLk1ldHJpY1ZhbHVlItUBChVHZXRIb3N0TWV0cmljc1JlcXVlc3QSDQoFaG9zdHMYASADKAkSEQoJYWxsX2hvc3RzGAIgASgIEg8KB21ldHJpY3MYAyADKAkSKQoGcGVyaW9kGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCWFnZ3JlZ2F0ZRgFIAEoDjIbLm1ldHJpY3NhY2Nlc3MudjEuQWdncmVnYXRlEi4KC2dyYW51bGFyaXR5GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIngKFkdldEhvc3RNZXRyaWNzUmVzcG9uc2USLwoFaXRlbXMYASADKAsyIC5tZXRyaWNzYWNjZXNzLnYxLkhvc3RNZXRyaWNJdGVtEi0KB3F1ZXJpZXMYAiADKAsyHC5tZXRyaWNzYWNjZXNzLnYxLkJhdGNoUXVlcnkijAEKDkhvc3RNZXRyaWNJdGVtEgwKBGhvc3QYASABKAkSLAoGc3RhdHVzGAIgASgOMhwubWV0cmljc2FjY2Vzcy52MS5JdGVtU3RhdHVzEi0KBnJlc3VsdBgDIAEoCzIdLm1ldHJpY3NhY2Nlc3MudjEuTWV0cmljVmFsdWUSDwoHbWVzc2FnZRgEIAEoCSLpAQoZR2V0SW5zdGFuY2VNZXRyaWNzUmVxdWVzdBIwCglpbnN0YW5jZXMYASADKAsyHS5tZXRyaWNzYWNjZXNzLnYxLkluc3RhbmNlUmVmEg8KB21ldHJpY3MYAiADKAkSKQoGcGVyaW9kGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KCWFnZ3JlZ2F0ZRgEIAEoDjIbLm1ldHJpY3NhY2Nlc3MudjEuQWdncmVnYXRlEi4KC2dyYW51bGFyaXR5GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjEKC0luc3RhbmNlUmVmEhMKC2luc3RhbmNlX2lkGAEgASgJEg0KBXZjcHVzGAIgASgNIoABChpHZXRJbnN0YW5jZU1ldHJpY3NSZXNwb25zZRIzCgVpdGVtcxgBIAMoCzIkLm1ldHJpY3NhY2Nlc3MudjEuSW5zdGFuY2VNZXRyaWNJdGVtEi0KB3F1ZXJpZXMYAiADKAsyHC5tZXRyaWNzYWNjZXNzLnYxLkJhdGNoUXVlcnkihgEKEkluc3RhbmNlTWV0cmljSXRlbRITCgtpbnN0YW5jZV9pZBgBIAEoCRIsCgZzdGF0dXMYAiABKA4yHC5tZXRyaWNzYWNjZXNzLnYxLkl0ZW1TdGF0dXMSLQoGcmVzdWx0GAMgASgLMh0ubWV0cmljc2FjY2Vzcy52MS5NZXRyaWNWYWx1ZSJuCgpCYXRjaFF1ZXJ5Eg4KBm1ldHJpYxgBIAEoCRIpCgRmb3JtGAIgASgOMhsubWV0cmljc2FjY2Vzcy52MS5RdWVyeUZvcm0SDQoFcXVlcnkYAyABKAkSFgoOcmVzb3VyY2VfY291bnQYBCABKA0izAEKC01ldHJpY1ZhbHVlEg4KBm1ldHJpYxgBIAEoCRISCgV2YWx1ZRgCIAEoAUgAiAEBEgwKBHVuaXQYAyABKAkSEgoKbGFiZWxfbmFtZRgEIAEoCRITCgtsYWJlbF92YWx1ZRgFIAEoCRIzCg9ldmFsdWF0aW9uX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXF1ZXJ5GAcgASgJEhQKDHNlcmllc19jb3VudBgIIAEoDUIICgZfdmFsdWUiOQoQTGlzdEhvc3RzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJTChFMaXN0SG9zdHNSZXNwb25zZRIlCgVob3N0cxgBIAMoCzIWLm1ldHJpY3NhY2Nlc3MudjEuSG9zdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWgoESG9zdBITCgtsYWJlbF92YWx1ZRgBIAEoCRISCgpzaG9ydF9uYW1lGAIgASgJEikKB3RhcmdldHMYAyADKAsyGC5tZXRyaWNzYWNjZXNzLnYxLlRhcmdldCJXCgZUYXJnZXQSCwoDam9iGAEgASgJEhAKCGluc3RhbmNlGAIgASgJEi4KBmhlYWx0aBgDIAEoDjIeLm1ldHJpY3NhY2Nlc3MudjEuVGFyZ2V0SGVhbHRoIkAKEkxpc3RNZXRyaWNzUmVxdWVzdBIqCgdzdWJqZWN0GAEgASgOMhkubWV0cmljc2FjY2Vzcy52MS5TdWJqZWN0IkoKE0xpc3RNZXRyaWNzUmVzcG9uc2USMwoHbWV0cmljcxgBIAMoCzIiLm1ldHJpY3NhY2Nlc3MudjEuTWV0cmljRGVzY3JpcHRvciLUAgoQTWV0cmljRGVzY3JpcHRvchIMCgRuYW1lGAEgASgJEioKB3N1YmplY3QYAiABKA4yGS5tZXRyaWNzYWNjZXNzLnYxLlN1YmplY3QSDAoEdW5pdBgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIQCgh0ZW1wbGF0ZRgFIAEoCRISCgpsYWJlbF9uYW1lGAYgASgJEg4KBnNlcmllcxgHIAMoCRIuCgZvcmlnaW4YCCABKA4yHi5tZXRyaWNzYWNjZXNzLnYxLk1ldHJpY09yaWdpbhIXCg9pbnZlcnRzX21pbl9tYXgYCSABKAgSNAoMYXZhaWxhYmlsaXR5GAogASgOMh4ubWV0cmljc2FjY2Vzcy52MS5BdmFpbGFiaWxpdHkSFgoObWlzc2luZ19zZXJpZXMYCyADKAkSFgoOY29uZmlnX3NlY3Rpb24YDCABKAkqdQoJQWdncmVnYXRlEhkKFUFHR1JFR0FURV9VTlNQRUNJRklFRBAAEhIKDkFHR1JFR0FURV9NRUFOEAESEQoNQUdHUkVHQVRFX01BWBACEhEKDUFHR1JFR0FURV9NSU4QAxITCg9BR0dSRUdBVEVfQ09VTlQQBCpKCgdTdWJqZWN0EhcKE1NVQkpFQ1RfVU5TUEVDSUZJRUQQABIQCgxTVUJKRUNUX0hPU1QQARIUChBTVUJKRUNUX0lOU1RBTkNFEAIqlgEKCkl0ZW1TdGF0dXMSGwoXSVRFTV9TVEFUVVNfVU5TUEVDSUZJRUQQABISCg5JVEVNX1NUQVRVU19PSxABEhcKE0lURU1fU1RBVFVTX05PX0RBVEEQAhIeChpJVEVNX1NUQVRVU19IT1NUX05PVF9GT1VORBADEh4KGklURU1fU1RBVFVTX0hPU1RfQU1CSUdVT1VTEAQqgAEKCVF1ZXJ5Rm9ybRIaChZRVUVSWV9GT1JNX1VOU1BFQ0lGSUVEEAASGgoWUVVFUllfRk9STV9BTFRFUk5BVElPThABEiAKHFFVRVJZX0ZPUk1fQUxURVJOQVRJT05fQ0hVTksQAhIZChVRVUVSWV9GT1JNX1VORklMVEVSRUQQAyp2CgxUYXJnZXRIZWFsdGgSHQoZVEFSR0VUX0hFQUxUSF9VTlNQRUNJRklFRBAAEhQKEFRBUkdFVF9IRUFMVEhfVVAQARIWChJUQVJHRVRfSEVBTFRIX0RPV04QAhIZChVUQVJHRVRfSEVBTFRIX1VOS05PV04QAyqFAQoMTWV0cmljT3JpZ2luEh0KGU1FVFJJQ19PUklHSU5fVU5TUEVDSUZJRUQQABIaChZNRVRSSUNfT1JJR0lOX0JVSUxUX0lOEAESHAoYTUVUUklDX09SSUdJTl9PVkVSUklEREVOEAISHAoYTUVUUklDX09SSUdJTl9DT05GSUdVUkVEEAMqggEKDEF2YWlsYWJpbGl0eRIcChhBVkFJTEFCSUxJVFlfVU5TUEVDSUZJRUQQABIaChZBVkFJTEFCSUxJVFlfQVZBSUxBQkxFEAESHgoaQVZBSUxBQklMSVRZX1NFUklFU19BQlNFTlQQAhIYChRBVkFJTEFCSUxJVFlfVU5LTk9XThADMugECg5NZXRyaWNzU2VydmljZRJgCg1HZXRIb3N0TWV0cmljEiYubWV0cmljc2FjY2Vzcy52MS5HZXRIb3N0TWV0cmljUmVxdWVzdBonLm1ldHJpY3NhY2Nlc3MudjEuR2V0SG9zdE1ldHJpY1Jlc3BvbnNlEmwKEUdldEluc3RhbmNlTWV0cmljEioubWV0cmljc2FjY2Vzcy52MS5HZXRJbnN0YW5jZU1ldHJpY1JlcXVlc3QaKy5tZXRyaWNzYWNjZXNzLnYxLkdldEluc3RhbmNlTWV0cmljUmVzcG9uc2USVAoJTGlzdEhvc3RzEiIubWV0cmljc2FjY2Vzcy52MS5MaXN0SG9zdHNSZXF1ZXN0GiMubWV0cmljc2FjY2Vzcy52MS5MaXN0SG9zdHNSZXNwb25zZRJaCgtMaXN0TWV0cmljcxIkLm1ldHJpY3NhY2Nlc3MudjEuTGlzdE1ldHJpY3NSZXF1ZXN0GiUubWV0cmljc2FjY2Vzcy52MS5MaXN0TWV0cmljc1Jlc3BvbnNlEmMKDkdldEhvc3RNZXRyaWNzEicubWV0cmljc2FjY2Vzcy52MS5HZXRIb3N0TWV0cmljc1JlcXVlc3QaKC5tZXRyaWNzYWNjZXNzLnYxLkdldEhvc3RNZXRyaWNzUmVzcG9uc2USbwoSR2V0SW5zdGFuY2VNZXRyaWNzEisubWV0cmljc2FjY2Vzcy52MS5HZXRJbnN0YW5jZU1ldHJpY3NSZXF1ZXN0GiwubWV0cmljc2FjY2Vzcy52MS5HZXRJbnN0YW5jZU1ldHJpY3NSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * GetHostMetricRequest asks for one metric of one host.
@@ -170,6 +170,318 @@ export const GetInstanceMetricResponseSchema: GenMessage<GetInstanceMetricRespon
   messageDesc(file_metricsaccess_v1_metrics, 3);
 
 /**
+ * GetHostMetricsRequest asks for metrics of many hosts. At most 10,000 hosts × metrics items.
+ *
+ * @generated from message metricsaccess.v1.GetHostMetricsRequest
+ */
+export type GetHostMetricsRequest = Message<"metricsaccess.v1.GetHostMetricsRequest"> & {
+  /**
+   * The hosts as Nova knows them (FQDN or short name, as in GetHostMetric); repeats are answered
+   * once. Required unless all_hosts is set.
+   *
+   * @generated from field: repeated string hosts = 1;
+   */
+  hosts: string[];
+
+  /**
+   * Every host ListHosts lists, instead of `hosts` (which must then be empty).
+   *
+   * @generated from field: bool all_hosts = 2;
+   */
+  allHosts: boolean;
+
+  /**
+   * The metrics' names: one or more host metrics of the catalogue; repeats are answered once.
+   *
+   * @generated from field: repeated string metrics = 3;
+   */
+  metrics: string[];
+
+  /**
+   * The window, as in GetHostMetric.
+   *
+   * @generated from field: google.protobuf.Duration period = 4;
+   */
+  period?: Duration | undefined;
+
+  /**
+   * The aggregate, as in GetHostMetric.
+   *
+   * @generated from field: metricsaccess.v1.Aggregate aggregate = 5;
+   */
+  aggregate: Aggregate;
+
+  /**
+   * Accepted for parity with Watcher, which ignores it; must not be negative.
+   *
+   * @generated from field: google.protobuf.Duration granularity = 6;
+   */
+  granularity?: Duration | undefined;
+};
+
+/**
+ * Describes the message metricsaccess.v1.GetHostMetricsRequest.
+ * Use `create(GetHostMetricsRequestSchema)` to create a new message.
+ */
+export const GetHostMetricsRequestSchema: GenMessage<GetHostMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 4);
+
+/**
+ * GetHostMetricsResponse is one item per host and metric, and the queries that were run.
+ *
+ * @generated from message metricsaccess.v1.GetHostMetricsResponse
+ */
+export type GetHostMetricsResponse = Message<"metricsaccess.v1.GetHostMetricsResponse"> & {
+  /**
+   * For each host (in the order asked, or sorted for all_hosts), each metric in the order asked.
+   *
+   * @generated from field: repeated metricsaccess.v1.HostMetricItem items = 1;
+   */
+  items: HostMetricItem[];
+
+  /**
+   * The PromQL run for each metric (several when the set was split).
+   *
+   * @generated from field: repeated metricsaccess.v1.BatchQuery queries = 2;
+   */
+  queries: BatchQuery[];
+};
+
+/**
+ * Describes the message metricsaccess.v1.GetHostMetricsResponse.
+ * Use `create(GetHostMetricsResponseSchema)` to create a new message.
+ */
+export const GetHostMetricsResponseSchema: GenMessage<GetHostMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 5);
+
+/**
+ * HostMetricItem is one host's answer for one metric.
+ *
+ * @generated from message metricsaccess.v1.HostMetricItem
+ */
+export type HostMetricItem = Message<"metricsaccess.v1.HostMetricItem"> & {
+  /**
+   * The host as asked (the label value for all_hosts).
+   *
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * What became of it.
+   *
+   * @generated from field: metricsaccess.v1.ItemStatus status = 2;
+   */
+  status: ItemStatus;
+
+  /**
+   * The value, when status is ITEM_STATUS_OK or ITEM_STATUS_NO_DATA (then without `value`).
+   * `query` is empty: the response's `queries` carry the PromQL.
+   *
+   * @generated from field: metricsaccess.v1.MetricValue result = 3;
+   */
+  result?: MetricValue | undefined;
+
+  /**
+   * Why, when status is an error: the message GetHostMetric would have answered.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message metricsaccess.v1.HostMetricItem.
+ * Use `create(HostMetricItemSchema)` to create a new message.
+ */
+export const HostMetricItemSchema: GenMessage<HostMetricItem> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 6);
+
+/**
+ * GetInstanceMetricsRequest asks for metrics of many instances. At most 10,000 instances × metrics
+ * items.
+ *
+ * @generated from message metricsaccess.v1.GetInstanceMetricsRequest
+ */
+export type GetInstanceMetricsRequest = Message<"metricsaccess.v1.GetInstanceMetricsRequest"> & {
+  /**
+   * The instances, each with its vCPU count; repeats of an id are answered once (the first vcpus
+   * counts). At least one.
+   *
+   * @generated from field: repeated metricsaccess.v1.InstanceRef instances = 1;
+   */
+  instances: InstanceRef[];
+
+  /**
+   * The metrics' names: one or more instance metrics of the catalogue; repeats are answered once.
+   *
+   * @generated from field: repeated string metrics = 2;
+   */
+  metrics: string[];
+
+  /**
+   * The window, as in GetInstanceMetric.
+   *
+   * @generated from field: google.protobuf.Duration period = 3;
+   */
+  period?: Duration | undefined;
+
+  /**
+   * The aggregate, as in GetInstanceMetric.
+   *
+   * @generated from field: metricsaccess.v1.Aggregate aggregate = 4;
+   */
+  aggregate: Aggregate;
+
+  /**
+   * Accepted for parity with Watcher, which ignores it; must not be negative.
+   *
+   * @generated from field: google.protobuf.Duration granularity = 5;
+   */
+  granularity?: Duration | undefined;
+};
+
+/**
+ * Describes the message metricsaccess.v1.GetInstanceMetricsRequest.
+ * Use `create(GetInstanceMetricsRequestSchema)` to create a new message.
+ */
+export const GetInstanceMetricsRequestSchema: GenMessage<GetInstanceMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 7);
+
+/**
+ * InstanceRef names one instance of a batch.
+ *
+ * @generated from message metricsaccess.v1.InstanceRef
+ */
+export type InstanceRef = Message<"metricsaccess.v1.InstanceRef"> & {
+  /**
+   * The instance's uuid, as in GetInstanceMetric. Required.
+   *
+   * @generated from field: string instance_id = 1;
+   */
+  instanceId: string;
+
+  /**
+   * Its vCPU count, as in GetInstanceMetric: zero means 1.
+   *
+   * @generated from field: uint32 vcpus = 2;
+   */
+  vcpus: number;
+};
+
+/**
+ * Describes the message metricsaccess.v1.InstanceRef.
+ * Use `create(InstanceRefSchema)` to create a new message.
+ */
+export const InstanceRefSchema: GenMessage<InstanceRef> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 8);
+
+/**
+ * GetInstanceMetricsResponse is one item per instance and metric, and the queries that were run.
+ *
+ * @generated from message metricsaccess.v1.GetInstanceMetricsResponse
+ */
+export type GetInstanceMetricsResponse = Message<"metricsaccess.v1.GetInstanceMetricsResponse"> & {
+  /**
+   * For each instance in the order asked, each metric in the order asked.
+   *
+   * @generated from field: repeated metricsaccess.v1.InstanceMetricItem items = 1;
+   */
+  items: InstanceMetricItem[];
+
+  /**
+   * The PromQL run for each metric (several when the set was split or vCPU counts differ).
+   *
+   * @generated from field: repeated metricsaccess.v1.BatchQuery queries = 2;
+   */
+  queries: BatchQuery[];
+};
+
+/**
+ * Describes the message metricsaccess.v1.GetInstanceMetricsResponse.
+ * Use `create(GetInstanceMetricsResponseSchema)` to create a new message.
+ */
+export const GetInstanceMetricsResponseSchema: GenMessage<GetInstanceMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 9);
+
+/**
+ * InstanceMetricItem is one instance's answer for one metric.
+ *
+ * @generated from message metricsaccess.v1.InstanceMetricItem
+ */
+export type InstanceMetricItem = Message<"metricsaccess.v1.InstanceMetricItem"> & {
+  /**
+   * The instance uuid as asked.
+   *
+   * @generated from field: string instance_id = 1;
+   */
+  instanceId: string;
+
+  /**
+   * What became of it: ITEM_STATUS_OK or ITEM_STATUS_NO_DATA.
+   *
+   * @generated from field: metricsaccess.v1.ItemStatus status = 2;
+   */
+  status: ItemStatus;
+
+  /**
+   * The value; `query` is empty: the response's `queries` carry the PromQL.
+   *
+   * @generated from field: metricsaccess.v1.MetricValue result = 3;
+   */
+  result?: MetricValue | undefined;
+};
+
+/**
+ * Describes the message metricsaccess.v1.InstanceMetricItem.
+ * Use `create(InstanceMetricItemSchema)` to create a new message.
+ */
+export const InstanceMetricItemSchema: GenMessage<InstanceMetricItem> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 10);
+
+/**
+ * BatchQuery is one PromQL query a batch ran, and how it selected the resources.
+ *
+ * @generated from message metricsaccess.v1.BatchQuery
+ */
+export type BatchQuery = Message<"metricsaccess.v1.BatchQuery"> & {
+  /**
+   * The metric it answers.
+   *
+   * @generated from field: string metric = 1;
+   */
+  metric: string;
+
+  /**
+   * How it selected the resources.
+   *
+   * @generated from field: metricsaccess.v1.QueryForm form = 2;
+   */
+  form: QueryForm;
+
+  /**
+   * The PromQL, as sent.
+   *
+   * @generated from field: string query = 3;
+   */
+  query: string;
+
+  /**
+   * How many of the batch's resources it covered.
+   *
+   * @generated from field: uint32 resource_count = 4;
+   */
+  resourceCount: number;
+};
+
+/**
+ * Describes the message metricsaccess.v1.BatchQuery.
+ * Use `create(BatchQuerySchema)` to create a new message.
+ */
+export const BatchQuerySchema: GenMessage<BatchQuery> = /*@__PURE__*/
+  messageDesc(file_metricsaccess_v1_metrics, 11);
+
+/**
  * MetricValue is one metric's value for one resource (a host or an instance) and how it was
  * obtained. Every answer that carries a value uses this message.
  *
@@ -244,7 +556,7 @@ export type MetricValue = Message<"metricsaccess.v1.MetricValue"> & {
  * Use `create(MetricValueSchema)` to create a new message.
  */
 export const MetricValueSchema: GenMessage<MetricValue> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 4);
+  messageDesc(file_metricsaccess_v1_metrics, 12);
 
 /**
  * ListHostsRequest pages through known hosts, sorted by label value.
@@ -272,7 +584,7 @@ export type ListHostsRequest = Message<"metricsaccess.v1.ListHostsRequest"> & {
  * Use `create(ListHostsRequestSchema)` to create a new message.
  */
 export const ListHostsRequestSchema: GenMessage<ListHostsRequest> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 5);
+  messageDesc(file_metricsaccess_v1_metrics, 13);
 
 /**
  * ListHostsResponse is one page of hosts.
@@ -300,7 +612,7 @@ export type ListHostsResponse = Message<"metricsaccess.v1.ListHostsResponse"> & 
  * Use `create(ListHostsResponseSchema)` to create a new message.
  */
 export const ListHostsResponseSchema: GenMessage<ListHostsResponse> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 6);
+  messageDesc(file_metricsaccess_v1_metrics, 14);
 
 /**
  * Host is a value of the host label carried by at least one active target.
@@ -336,7 +648,7 @@ export type Host = Message<"metricsaccess.v1.Host"> & {
  * Use `create(HostSchema)` to create a new message.
  */
 export const HostSchema: GenMessage<Host> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 7);
+  messageDesc(file_metricsaccess_v1_metrics, 15);
 
 /**
  * Target is one active Prometheus scrape target.
@@ -371,7 +683,7 @@ export type Target = Message<"metricsaccess.v1.Target"> & {
  * Use `create(TargetSchema)` to create a new message.
  */
 export const TargetSchema: GenMessage<Target> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 8);
+  messageDesc(file_metricsaccess_v1_metrics, 16);
 
 /**
  * ListMetricsRequest asks for the metric catalogue.
@@ -392,7 +704,7 @@ export type ListMetricsRequest = Message<"metricsaccess.v1.ListMetricsRequest"> 
  * Use `create(ListMetricsRequestSchema)` to create a new message.
  */
 export const ListMetricsRequestSchema: GenMessage<ListMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 9);
+  messageDesc(file_metricsaccess_v1_metrics, 17);
 
 /**
  * ListMetricsResponse is the whole catalogue (it is small: no paging), sorted by subject, then
@@ -414,7 +726,7 @@ export type ListMetricsResponse = Message<"metricsaccess.v1.ListMetricsResponse"
  * Use `create(ListMetricsResponseSchema)` to create a new message.
  */
 export const ListMetricsResponseSchema: GenMessage<ListMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 10);
+  messageDesc(file_metricsaccess_v1_metrics, 18);
 
 /**
  * MetricDescriptor describes one metric of the catalogue and whether the backend can serve it.
@@ -516,7 +828,7 @@ export type MetricDescriptor = Message<"metricsaccess.v1.MetricDescriptor"> & {
  * Use `create(MetricDescriptorSchema)` to create a new message.
  */
 export const MetricDescriptorSchema: GenMessage<MetricDescriptor> = /*@__PURE__*/
-  messageDesc(file_metricsaccess_v1_metrics, 11);
+  messageDesc(file_metricsaccess_v1_metrics, 19);
 
 /**
  * Aggregate is Watcher's aggregate name. For host CPU it aggregates across the host's CPUs; for
@@ -603,6 +915,97 @@ export const SubjectSchema: GenEnum<Subject> = /*@__PURE__*/
   enumDesc(file_metricsaccess_v1_metrics, 1);
 
 /**
+ * ItemStatus is what became of one item of a batch.
+ *
+ * @generated from enum metricsaccess.v1.ItemStatus
+ */
+export enum ItemStatus {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: ITEM_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A value.
+   *
+   * @generated from enum value: ITEM_STATUS_OK = 1;
+   */
+  OK = 1,
+
+  /**
+   * No data for this resource and period (an empty result or NaN): `result` without `value`.
+   *
+   * @generated from enum value: ITEM_STATUS_NO_DATA = 2;
+   */
+  NO_DATA = 2,
+
+  /**
+   * The host is not carried by any active target (GetHostMetric's NOT_FOUND).
+   *
+   * @generated from enum value: ITEM_STATUS_HOST_NOT_FOUND = 3;
+   */
+  HOST_NOT_FOUND = 3,
+
+  /**
+   * The short host name matches several hosts (GetHostMetric's FAILED_PRECONDITION).
+   *
+   * @generated from enum value: ITEM_STATUS_HOST_AMBIGUOUS = 4;
+   */
+  HOST_AMBIGUOUS = 4,
+}
+
+/**
+ * Describes the enum metricsaccess.v1.ItemStatus.
+ */
+export const ItemStatusSchema: GenEnum<ItemStatus> = /*@__PURE__*/
+  enumDesc(file_metricsaccess_v1_metrics, 2);
+
+/**
+ * QueryForm is how a batch query selects its resources.
+ *
+ * @generated from enum metricsaccess.v1.QueryForm
+ */
+export enum QueryForm {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: QUERY_FORM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * An alternation of the exact label values (label=~'a|b|c'), in one request (POST to Prometheus).
+   *
+   * @generated from enum value: QUERY_FORM_ALTERNATION = 1;
+   */
+  ALTERNATION = 1,
+
+  /**
+   * The same, split into several requests to keep each URL under [aetos_client] max_url_length
+   * (Aetos takes GET only).
+   *
+   * @generated from enum value: QUERY_FORM_ALTERNATION_CHUNK = 2;
+   */
+  ALTERNATION_CHUNK = 2,
+
+  /**
+   * Every resource that carries the label (label!=''), filtered in the service: cheaper when most
+   * resources are wanted.
+   *
+   * @generated from enum value: QUERY_FORM_UNFILTERED = 3;
+   */
+  UNFILTERED = 3,
+}
+
+/**
+ * Describes the enum metricsaccess.v1.QueryForm.
+ */
+export const QueryFormSchema: GenEnum<QueryForm> = /*@__PURE__*/
+  enumDesc(file_metricsaccess_v1_metrics, 3);
+
+/**
  * TargetHealth is the scrape health of a target as Prometheus reports it.
  *
  * @generated from enum metricsaccess.v1.TargetHealth
@@ -641,7 +1044,7 @@ export enum TargetHealth {
  * Describes the enum metricsaccess.v1.TargetHealth.
  */
 export const TargetHealthSchema: GenEnum<TargetHealth> = /*@__PURE__*/
-  enumDesc(file_metricsaccess_v1_metrics, 2);
+  enumDesc(file_metricsaccess_v1_metrics, 4);
 
 /**
  * MetricOrigin says where a metric's definition comes from.
@@ -682,7 +1085,7 @@ export enum MetricOrigin {
  * Describes the enum metricsaccess.v1.MetricOrigin.
  */
 export const MetricOriginSchema: GenEnum<MetricOrigin> = /*@__PURE__*/
-  enumDesc(file_metricsaccess_v1_metrics, 3);
+  enumDesc(file_metricsaccess_v1_metrics, 5);
 
 /**
  * Availability says whether the backend can serve a metric now.
@@ -727,7 +1130,7 @@ export enum Availability {
  * Describes the enum metricsaccess.v1.Availability.
  */
 export const AvailabilitySchema: GenEnum<Availability> = /*@__PURE__*/
-  enumDesc(file_metricsaccess_v1_metrics, 4);
+  enumDesc(file_metricsaccess_v1_metrics, 6);
 
 /**
  * MetricsService answers host and instance metrics with the numbers OpenStack Watcher's
@@ -803,6 +1206,29 @@ export const MetricsService: GenService<{
     methodKind: "unary";
     input: typeof ListMetricsRequestSchema;
     output: typeof ListMetricsResponseSchema;
+  },
+  /**
+   * GetHostMetrics returns one or several host metrics for many hosts, or every known host, in one
+   * call: one Prometheus query per metric for the whole set, the numbers of GetHostMetric bit for
+   * bit. A host that is unknown or ambiguous is an item's status, not an error of the call.
+   *
+   * @generated from rpc metricsaccess.v1.MetricsService.GetHostMetrics
+   */
+  getHostMetrics: {
+    methodKind: "unary";
+    input: typeof GetHostMetricsRequestSchema;
+    output: typeof GetHostMetricsResponseSchema;
+  },
+  /**
+   * GetInstanceMetrics returns one or several instance metrics for many instances in one call, the
+   * numbers of GetInstanceMetric bit for bit.
+   *
+   * @generated from rpc metricsaccess.v1.MetricsService.GetInstanceMetrics
+   */
+  getInstanceMetrics: {
+    methodKind: "unary";
+    input: typeof GetInstanceMetricsRequestSchema;
+    output: typeof GetInstanceMetricsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_metricsaccess_v1_metrics, 0);
