@@ -3,7 +3,8 @@
  * never answers a query, answers it slowly, or answers it with an error status. The target list
  * and the series names (/api/v1/label/__name__/values, which the service reads when a query comes
  * back empty) are always answered at once, with valid JSON, so host resolution and the series check
- * succeed and the query is what misbehaves. Plain node:http on 127.0.0.1.
+ * succeed and the query is what misbehaves. It also records how each query came (GET or a POSTed
+ * form), which a real Prometheus does not tell. Plain node:http on 127.0.0.1.
  */
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -42,6 +43,7 @@ export const DEFAULT_SERIES: readonly string[] = [
 
 /** One /api/v1/query request the fake received. */
 export interface SeenQuery {
+  readonly method: string;
   readonly promql: string;
   readonly receivedAt: number;
   /** When the client closed the connection before the fake answered (performance.now()). */
@@ -77,8 +79,11 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
     res.end(JSON.stringify(body));
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://fake");
+    let body = "";
+    for await (const chunk of req) body += String(chunk);
+    const form = req.method === "POST" ? new URLSearchParams(body) : url.searchParams;
     paths.push(url.pathname);
     if (url.pathname === "/api/v1/targets") {
       json(res, 200, {
@@ -102,7 +107,8 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
       return;
     }
     const seen: SeenQuery = {
-      promql: url.searchParams.get("query") ?? "",
+      method: req.method ?? "",
+      promql: form.get("query") ?? "",
       receivedAt: performance.now(),
       closedEarlyAt: undefined,
       answered: false,
