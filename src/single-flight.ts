@@ -16,6 +16,7 @@ export class SingleFlight<K, T> {
   }
 
   run(key: K, work: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     let flight = this.#flights.get(key);
     if (flight === undefined) {
       const controller = new AbortController();
@@ -43,7 +44,6 @@ function wait<T>(flight: Flight<T>, signal: AbortSignal | undefined): Promise<T>
     flight.waiters = Number.POSITIVE_INFINITY;
     return flight.promise;
   }
-  if (signal.aborted) return Promise.reject(signal.reason);
   flight.waiters++;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
