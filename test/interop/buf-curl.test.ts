@@ -89,7 +89,9 @@ describe("buf curl", () => {
     const methods = result.stdout.split("\n").filter((l) => l.startsWith("metricsaccess."));
     expect(methods).toEqual([
       "metricsaccess.v1.MetricsService/GetHostMetric",
+      "metricsaccess.v1.MetricsService/GetHostMetrics",
       "metricsaccess.v1.MetricsService/GetInstanceMetric",
+      "metricsaccess.v1.MetricsService/GetInstanceMetrics",
       "metricsaccess.v1.MetricsService/ListHosts",
       "metricsaccess.v1.MetricsService/ListMetrics",
     ]);

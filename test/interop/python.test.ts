@@ -137,6 +137,17 @@ describe("Python grpcio client with generated stubs", () => {
       violated_fields: ["host"],
     });
 
+    const batch = lines.get("host_batch");
+    expect(batch?.forms).toEqual(["QUERY_FORM_ALTERNATION", "QUERY_FORM_ALTERNATION"]);
+    expect(batch?.items).toEqual([
+      ["compute-1.example", "ITEM_STATUS_OK", "host_cpu_usage", expect.closeTo(31.25, 6)],
+      ["compute-1.example", "ITEM_STATUS_OK", "host_power", expect.closeTo(256, 9)],
+      ["ghost.example", "ITEM_STATUS_HOST_NOT_FOUND", "", null],
+      ["ghost.example", "ITEM_STATUS_HOST_NOT_FOUND", "", null],
+      ["twin", "ITEM_STATUS_HOST_AMBIGUOUS", "", null],
+      ["twin", "ITEM_STATUS_HOST_AMBIGUOUS", "", null],
+    ]);
+
     const unknownMetric = lines.get("unknown_metric");
     expect(unknownMetric).toMatchObject({
       code: "INVALID_ARGUMENT",

@@ -14,6 +14,8 @@ Prints one JSON object per line, each with a "case" key:
   unknown_metric    the same for an instance metric asked of GetHostMetric
   nan_vm            whether vm-d's RAM usage (NaN in Prometheus) has a value
   list_hosts        the health (TargetHealth name) of compute-1.example's first target
+  host_batch        GetHostMetrics for compute-1.example, ghost.example and twin: each item's host,
+                    status name and value, and the query forms
 """
 
 import json
@@ -148,6 +150,28 @@ def main():
             "list_hosts",
             hosts=len(response.hosts),
             health=[metrics_pb2.TargetHealth.Name(t.health) for h in compute1 for t in h.targets],
+        )
+
+        response = stub.GetHostMetrics(
+            metrics_pb2.GetHostMetricsRequest(
+                hosts=["compute-1.example", "ghost.example", "twin"],
+                metrics=["host_cpu_usage", "host_power"],
+            ),
+            timeout=TIMEOUT_S,
+            metadata=metadata,
+        )
+        emit(
+            "host_batch",
+            items=[
+                [
+                    item.host,
+                    metrics_pb2.ItemStatus.Name(item.status),
+                    item.result.metric,
+                    item.result.value if item.result.HasField("value") else None,
+                ]
+                for item in response.items
+            ],
+            forms=[metrics_pb2.QueryForm.Name(q.form) for q in response.queries],
         )
 
 
