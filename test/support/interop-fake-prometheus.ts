@@ -45,6 +45,8 @@ export const DEFAULT_SERIES: readonly string[] = [
 export interface SeenQuery {
   readonly method: string;
   readonly promql: string;
+  /** The `time` parameter, when the service sent one. */
+  readonly time: string | null;
   readonly receivedAt: number;
   /** When the client closed the connection before the fake answered (performance.now()). */
   closedEarlyAt: number | undefined;
@@ -109,6 +111,7 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
     const seen: SeenQuery = {
       method: req.method ?? "",
       promql: form.get("query") ?? "",
+      time: form.get("time"),
       receivedAt: performance.now(),
       closedEarlyAt: undefined,
       answered: false,
