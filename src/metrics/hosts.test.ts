@@ -303,6 +303,37 @@ describe("HostDirectory.resolve", () => {
   });
 });
 
+describe("HostDirectory.resolveAll", () => {
+  it("resolves each name on its own, with one reload for all the misses together", async () => {
+    const targets = new FakeTargets(
+      [node("a.example"), node("twin.x.example"), node("twin.y.example")],
+      [node("a.example"), node("b.example"), node("twin.x.example"), node("twin.y.example")],
+    );
+    const clock = new Clock();
+    const hosts = directory(targets, clock);
+    await hosts.list();
+    clock.ms += INTERVAL;
+    const resolved = await hosts.resolveAll(["a", "b.example", "ghost", "twin"]);
+    expect(targets.calls).toBe(2);
+    expect(resolved.get("a")).toEqual({ labelValue: "a.example" });
+    expect(resolved.get("b.example")).toEqual({ labelValue: "b.example" });
+    const ghost = resolved.get("ghost");
+    const twin = resolved.get("twin");
+    expect(ghost && "error" in ghost && ghost.error.reason).toBe("HOST_NOT_FOUND");
+    expect(twin && "error" in twin && twin.error.reason).toBe("HOST_AMBIGUOUS");
+  });
+
+  it("does not reload when every name is known", async () => {
+    const targets = new FakeTargets([node("a.example")]);
+    const clock = new Clock();
+    const hosts = directory(targets, clock);
+    await hosts.list();
+    clock.ms += INTERVAL;
+    await hosts.resolveAll(["a.example", "a"]);
+    expect(targets.calls).toBe(1);
+  });
+});
+
 describe("HostDirectory.list", () => {
   it("lists every host once, sorted by label value, with all its targets", async () => {
     const hosts = directory(
