@@ -1,150 +1,229 @@
-import { join } from "node:path";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { Pool } from "undici";
-import { MetricsService } from "../src/gen/metricsaccess/v1/metrics_pb.js";
-import { freePort, spawnLogged, waitUntil } from "../test/support/processes.js";
-import { startPrometheus } from "../test/support/prometheus.js";
-
 /**
- * The service against direct Prometheus on the same queries: a Node client with an undici
- * keep-alive pool sending Watcher's PromQL straight to /api/v1/query, versus the same answers
- * through metrics-access (a separate process) over gRPC (h2c) and Connect JSON (HTTP/1.1).
- * Prints a table of medians and ratios; nothing is asserted.
+ * `npm run bench`: metrics-access against direct Prometheus on a large backfilled fleet (1,000 hosts,
+ * 5,000 instances), and through the real Aetos. Starts everything it measures as real processes,
+ * runs the phases (phases.ts) interleaved and repeated, prints Markdown tables and writes them, with
+ * the machine's facts and each target met or not, to docs/benchmarks.md. Nothing is asserted.
+ *
+ * Sizes: BENCH_ROUNDS (default 5) rounds of BENCH_CALLS (default 300) sequential single calls.
  */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { stopAll, throwFirstFailure } from "../test/support/processes.js";
+import { startPrometheus } from "../test/support/prometheus.js";
+import { startBenchAetos, startBenchKeystone } from "./aetos.js";
+import {
+  type Callers,
+  directQuery,
+  type HostItem,
+  hostWorkload,
+  type InstanceItem,
+  instanceWorkload,
+  openCallers,
+  throughput,
+} from "./clients.js";
+import { writeBenchmarksDoc } from "./doc.js";
+import { createBenchFleet, hostName, vmUuid, vmVcpus } from "./fleet.js";
+import { loadAverage, machineFacts } from "./machine.js";
+import { hostSweep, instanceSweep, singleCalls, throughputAt } from "./phases.js";
+import { preparePython } from "./python.js";
+import { type BenchResults, memoryTable, singleCallTable, sweepTable, throughputTable } from "./report.js";
+import { type BenchService, startService } from "./service.js";
+
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const CALLS = Number(process.env.BENCH_CALLS ?? 200);
-const CONCURRENCY = 16;
-
-const prometheus = await startPrometheus({ baseDir: join(process.cwd(), ".run"), nodeExporter: false });
-const port = await freePort();
-const service = await spawnLogged({
-  name: "metrics-access-bench",
-  command: process.execPath,
-  args: ["--import", "tsx", "src/main.ts"],
-  logDir: prometheus.workDir,
-  env: {
-    ...process.env,
-    METRICS_ACCESS__METRICS_ACCESS__LISTEN: `127.0.0.1:${port}`,
-    METRICS_ACCESS__METRICS_ACCESS__LOG_LEVEL: "warn",
-    METRICS_ACCESS__WATCHER_DATASOURCES__DATASOURCES: "prometheus",
-    METRICS_ACCESS__PROMETHEUS_CLIENT__HOST: "127.0.0.1",
-    METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: String(prometheus.port),
-  },
-});
-const baseUrl = `http://127.0.0.1:${port}`;
-const grpc = createClient(MetricsService, createGrpcTransport({ baseUrl }));
-const connectJson = createClient(MetricsService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
-await waitUntil(
-  "the service to answer",
-  async () => {
-    await grpc.listHosts({});
-    return true;
-  },
-  { timeoutMs: 30_000, process: service },
-);
-
-const direct = new Pool(prometheus.url, { connections: 32 });
-async function directQuery(promql: string): Promise<number> {
-  const res = await direct.request({
-    method: "GET",
-    path: `/api/v1/query?${new URLSearchParams({ query: promql })}`,
-    headers: { accept: "application/json" },
-  });
-  const body = (await res.body.json()) as { data: { result: { value: [number, string] }[] } };
-  return Number(body.data.result[0]?.value[1]);
-}
-
-const hostPromql =
-  "100 - (avg by (fqdn)(rate(node_cpu_seconds_total{mode='idle',fqdn='compute-1.example'}[300s])) * 100)";
-const vmPromql =
-  "clamp_max((avg by (resource)(rate(ceilometer_cpu{resource='22222222-2222-4222-8222-222222222222'}[300s]))/10e+8) *(100/2), 100)";
-const hostReq = { host: "compute-1.example", metric: "host_cpu_usage" };
-const vmReq = {
-  instanceId: "22222222-2222-4222-8222-222222222222",
-  metric: "instance_cpu_usage",
-  vcpus: 2,
-};
-
-type Call = () => Promise<unknown>;
-const workloads: { name: string; direct: Call; viaGrpc: Call; viaConnect: Call }[] = [
-  {
-    name: "host_cpu_usage",
-    direct: () => directQuery(hostPromql),
-    viaGrpc: () => grpc.getHostMetric(hostReq),
-    viaConnect: () => connectJson.getHostMetric(hostReq),
-  },
-  {
-    name: "instance_cpu_usage",
-    direct: () => directQuery(vmPromql),
-    viaGrpc: () => grpc.getInstanceMetric(vmReq),
-    viaConnect: () => connectJson.getInstanceMetric(vmReq),
-  },
+const CALLS = Number(process.env.BENCH_CALLS ?? 300);
+const HOSTS = 1000;
+const VMS = 5000;
+// Every 5th instance: 1,000 distinct instances for the single-call rounds, all vCPU counts among them.
+const VM_SAMPLE_STEP = 5;
+// rate() over 300 s needs 5 min of history; 18 min ahead keeps queries at "now" exact through the
+// run. At a 30 s step that is ~1.7 M samples: renderOpenMetrics builds the whole OpenMetrics text as
+// one string, which V8 caps at 512 MiB (~1 GiB with 30 min ahead fails), and promtool takes ~15 s.
+const WINDOW = { pastSec: 420, futureSec: 1080, stepSec: 30 };
+const THROUGHPUT = [
+  { concurrency: 1, calls: CALLS },
+  { concurrency: 16, calls: 1600 },
+  { concurrency: 64, calls: 3200 },
 ];
 
-/** Milliseconds per call for CALLS calls, `concurrency` at a time. */
-async function measure(call: Call, concurrency: number): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next++ < CALLS) await call();
+const wallStart = performance.now();
+const facts = machineFacts();
+const loads: { phase: string; load: string }[] = [];
+const phase = (name: string) => {
+  loads.push({ phase: name, load: loadAverage() });
+  process.stderr.write(`[${((performance.now() - wallStart) / 1000).toFixed(0)} s] ${name}\n`);
+};
+const workDir = join(process.cwd(), ".run", `bench-${process.pid}`);
+const cleanups: (() => Promise<void>)[] = [];
+
+try {
+  phase("start");
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  const fleet = createBenchFleet({ hosts: HOSTS, vms: VMS });
+  const backfillStart = performance.now();
+  // Keystone's start-up needs no Prometheus: it runs while promtool backfills.
+  const [prometheusStart, keystoneStart] = await Promise.allSettled([
+    startPrometheus({
+      baseDir: workDir,
+      fleet,
+      nodeExporter: false,
+      ...WINDOW,
+      timeoutMs: 300_000,
+    }).then((p) => {
+      cleanups.push(() => p.stop());
+      return { prometheus: p, ms: performance.now() - backfillStart };
     }),
+    startBenchKeystone(workDir).then((k) => {
+      cleanups.push(() => k.stop());
+      return k;
+    }),
+  ]);
+  throwFirstFailure([prometheusStart, keystoneStart]);
+  if (prometheusStart.status !== "fulfilled" || keystoneStart.status !== "fulfilled")
+    throw new Error("unreachable");
+  const { prometheus, ms: backfillMs } = prometheusStart.value;
+  const stack = await startBenchAetos(workDir, keystoneStart.value, prometheus.port);
+  cleanups.push(() => stack.stop());
+
+  const directOptions = {
+    "watcher_datasources.datasources": "prometheus",
+    "prometheus_client.host": "127.0.0.1",
+    "prometheus_client.port": String(prometheus.port),
+  };
+  const service = await startService("metrics-access-bench", workDir, directOptions);
+  cleanups.push(() => service.stop());
+  const callers = openCallers(service.baseUrl, prometheus.url);
+  cleanups.push(() => callers.close());
+
+  phase("collect the service's PromQL for every host and sampled instance");
+  const hosts = Array.from({ length: HOSTS }, (_, i) => hostName(i));
+  const instances = Array.from({ length: VMS }, (_, i) => ({ instanceId: vmUuid(i), vcpus: vmVcpus(i) }));
+  const workloadItems = await collectQueries(callers, hosts, instances);
+  const workloadFile = join(workDir, "workload.json");
+  await writeFile(workloadFile, JSON.stringify(workloadItems));
+  const python = await preparePython(workDir, service.target, prometheus.url, workloadFile);
+  const hostW = hostWorkload(callers, workloadItems.hosts);
+  const vmW = instanceWorkload(callers, workloadItems.instances);
+
+  phase("single calls, sequential");
+  const single = [
+    ...(await singleCalls(hostW, "hosts", python, ROUNDS, CALLS)),
+    ...(await singleCalls(vmW, "instances", python, ROUNDS, CALLS)),
+  ];
+  process.stdout.write(`\n${singleCallTable(single)}\n`);
+
+  phase("throughput at concurrency 1, 16, 64");
+  const throughputResults = [];
+  for (const { concurrency, calls } of THROUGHPUT) {
+    throughputResults.push(await throughputAt(hostW.direct, hostW.grpcJs, service, concurrency, calls, 3));
+  }
+  process.stdout.write(`\n${throughputTable(throughputResults)}\n`);
+
+  phase("peak RSS at 64 concurrent callers (fresh service)");
+  const rss = await rssAt64(workDir, directOptions, prometheus.url, workloadItems);
+
+  phase("sweeps straight to Prometheus");
+  const sweeps = [
+    await hostSweep(callers, hosts, { backend: "Prometheus", rounds: 3, batchesPerRound: 3 }),
+    await instanceSweep(callers, instances, { backend: "Prometheus", rounds: 1, batchesPerRound: 5 }),
+  ];
+
+  phase("sweeps through Aetos");
+  const viaAetos = await startService("metrics-access-bench-aetos", workDir, stack.serviceOptions);
+  cleanups.push(() => viaAetos.stop());
+  const aetosCallers = openCallers(viaAetos.baseUrl, prometheus.url);
+  cleanups.push(() => aetosCallers.close());
+  sweeps.push(
+    await hostSweep(aetosCallers, hosts, { backend: "Aetos", rounds: 1, batchesPerRound: 5 }),
+    await instanceSweep(aetosCallers, instances, { backend: "Aetos", rounds: 1, batchesPerRound: 5 }),
   );
-  return (performance.now() - started) / CALLS;
+  process.stdout.write(`\n${sweepTable(sweeps)}\n`);
+  const results: BenchResults = {
+    single,
+    throughput: throughputResults,
+    rss: {
+      ...rss,
+      afterSweeps: { Prometheus: service.peakRssBytes(), Aetos: viaAetos.peakRssBytes() },
+    },
+    sweeps,
+  };
+  process.stdout.write(`\n${memoryTable(results.rss)}\n`);
+  phase("end");
+  const doc = await writeBenchmarksDoc(results, {
+    facts,
+    loads,
+    rounds: ROUNDS,
+    calls: CALLS,
+    fleet: { hosts: HOSTS, vms: VMS, backfillMs, ...WINDOW },
+    aetosVersion: stack.aetos.version,
+    aetosWorkers: stack.aetos.processes,
+    wallMs: performance.now() - wallStart,
+  });
+  process.stdout.write(`\n${doc.targetsTable}\n\nwritten to ${doc.path}\n`);
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  // A safety net: whatever a failed start left behind.
+  await stopAll();
+  await rm(workDir, { recursive: true, force: true });
+  process.stderr.write(`bench: ${((performance.now() - wallStart) / 1000).toFixed(0)} s wall\n`);
+}
+// Client-side HTTP/2 sessions may linger on idle timers; everything the bench started is stopped.
+process.exit();
+
+/** The PromQL the service ran for each host and sampled instance (its answer's `query`). */
+async function collectQueries(
+  callers: Callers,
+  hosts: readonly string[],
+  instances: readonly { instanceId: string; vcpus: number }[],
+): Promise<{ hosts: HostItem[]; instances: InstanceItem[] }> {
+  const sampled = instances.filter((_, i) => i % VM_SAMPLE_STEP === 0);
+  const hostItems: HostItem[] = [];
+  for (const host of hosts) {
+    const { result } = await callers.connectGrpc.getHostMetric({ host, metric: "host_cpu_usage" });
+    hostItems.push({ host, promql: result?.query ?? "" });
+  }
+  const instanceItems: InstanceItem[] = [];
+  for (const { instanceId, vcpus } of sampled) {
+    const { result } = await callers.connectGrpc.getInstanceMetric({
+      instanceId,
+      vcpus,
+      metric: "instance_cpu_usage",
+    });
+    instanceItems.push({ instanceId, vcpus, promql: result?.query ?? "" });
+  }
+  // The floor must ask exactly what the service asks, and get the same number.
+  const [firstHost, firstVm] = [hostItems[0], instanceItems[0]];
+  if (!firstHost || !firstVm) throw new Error("empty workload");
+  const direct = await directQuery(callers.direct, firstHost.promql);
+  const via = (await callers.connectGrpc.getHostMetric({ host: firstHost.host, metric: "host_cpu_usage" }))
+    .result?.value;
+  if (direct === undefined || direct !== via) throw new Error(`direct ${direct} ≠ service ${via}`);
+  return { hosts: hostItems, instances: instanceItems };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
-const rows: string[][] = [];
-for (const w of workloads) {
-  for (const concurrency of [1, CONCURRENCY]) {
-    const results = { direct: [] as number[], grpc: [] as number[], connect: [] as number[] };
-    for (const call of [w.direct, w.viaGrpc, w.viaConnect]) await measure(call, concurrency);
-    for (let round = 0; round < ROUNDS; round++) {
-      results.direct.push(await measure(w.direct, concurrency));
-      results.grpc.push(await measure(w.viaGrpc, concurrency));
-      results.connect.push(await measure(w.viaConnect, concurrency));
-    }
-    const d = median(results.direct);
-    const g = median(results.grpc);
-    const c = median(results.connect);
-    rows.push([
-      w.name,
-      String(concurrency),
-      d.toFixed(3),
-      g.toFixed(3),
-      (g / d).toFixed(2),
-      c.toFixed(3),
-      (c / d).toFixed(2),
-    ]);
+/** VmHWM of a fresh service before and after 64 concurrent callers (VmHWM cannot be reset). */
+async function rssAt64(
+  logDir: string,
+  options: Record<string, string>,
+  prometheusUrl: string,
+  items: { hosts: HostItem[]; instances: InstanceItem[] },
+): Promise<{ idleBytes: number; peakBytes: number; calls: number }> {
+  let fresh: BenchService | undefined;
+  let callers: Callers | undefined;
+  try {
+    fresh = await startService("metrics-access-bench-rss", logDir, options);
+    callers = openCallers(fresh.baseUrl, prometheusUrl);
+    const hostW = hostWorkload(callers, items.hosts);
+    const vmW = instanceWorkload(callers, items.instances);
+    await throughput(hostW.grpcJs, 100, 1);
+    await throughput(vmW.grpcJs, 100, 1);
+    const idleBytes = fresh.peakRssBytes();
+    const calls = 4000;
+    await throughput(hostW.grpcJs, calls, 64);
+    await throughput(vmW.grpcJs, calls, 64);
+    return { idleBytes, peakBytes: fresh.peakRssBytes(), calls: 2 * calls };
+  } finally {
+    await callers?.close();
+    await fresh?.stop();
   }
 }
-
-const header = [
-  "workload",
-  "concurrency",
-  "direct ms/call",
-  "gRPC ms/call",
-  "gRPC ÷ direct",
-  "Connect/1.1 ms/call",
-  "Connect ÷ direct",
-];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-process.stdout.write(
-  [
-    `\nmetrics-access vs direct Prometheus (${CALLS} calls × ${ROUNDS} rounds, medians; Prometheus ${prometheus.url}, loopback)\n`,
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...rows.map(line),
-    "",
-  ].join("\n"),
-);
-
-await direct.close();
-await service.stop();
-await prometheus.stop();

@@ -15,6 +15,7 @@ apt_packages=(
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
   python3-pecan python3-wsme uwsgi-core uwsgi-plugin-python3
   prometheus-libvirt-exporter
+  python3-requests
 )
 
 $only_demo && apt_packages=(prometheus prometheus-node-exporter)
