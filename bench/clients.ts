@@ -32,6 +32,8 @@ export interface Workload {
   readonly grpcJs: Call;
   readonly connectGrpc: Call;
   readonly connectJson: Call;
+  /** grpc-js to the fixed-answer server: the gRPC hop alone (bench/floor-server.ts). */
+  readonly grpcFloor: Call;
 }
 
 export interface Callers {
@@ -39,11 +41,13 @@ export interface Callers {
   readonly connectGrpc: Client<typeof MetricsService>;
   readonly connectJson: Client<typeof MetricsService>;
   readonly direct: Pool;
+  readonly floor: grpc.Client;
   close(): Promise<void>;
 }
 
-export function openCallers(serviceBaseUrl: string, prometheusUrl: string): Callers {
+export function openCallers(serviceBaseUrl: string, prometheusUrl: string, floorTarget: string): Callers {
   const grpcJs = grpcClient(serviceBaseUrl.replace(/^http:\/\//, ""));
+  const floor = grpcClient(floorTarget);
   // 64 connections: the floor must not queue behind a smaller pool at concurrency 64.
   const direct = new Pool(prometheusUrl, { connections: 64 });
   return {
@@ -54,8 +58,10 @@ export function openCallers(serviceBaseUrl: string, prometheusUrl: string): Call
       createConnectTransport({ baseUrl: serviceBaseUrl, httpVersion: "1.1", useBinaryFormat: false }),
     ),
     direct,
+    floor,
     async close() {
       closeClient(grpcJs);
+      closeClient(floor);
       await direct.close();
     },
   };
@@ -106,6 +112,7 @@ export function hostWorkload(callers: Callers, items: readonly HostItem[]): Work
     connectJson: async (i) => {
       await callers.connectJson.getHostMetric(req(i));
     },
+    grpcFloor: (i) => ok(unary(callers.floor, MetricsService.method.getHostMetric, req(i))),
   };
 }
 
@@ -128,6 +135,7 @@ export function instanceWorkload(callers: Callers, items: readonly InstanceItem[
     connectJson: async (i) => {
       await callers.connectJson.getInstanceMetric(req(i));
     },
+    grpcFloor: (i) => ok(unary(callers.floor, MetricsService.method.getInstanceMetric, req(i))),
   };
 }
 

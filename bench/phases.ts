@@ -25,6 +25,7 @@ export const SINGLE_CLIENTS = [
   "connect gRPC → service",
   "Connect JSON/1.1 → service",
   "grpcio (Python) → service",
+  "@grpc/grpc-js → fixed-answer gRPC server",
 ] as const;
 export type SingleClient = (typeof SINGLE_CLIENTS)[number];
 
@@ -42,9 +43,16 @@ export async function singleCalls(
     "connect gRPC → service": (o) => sequentialLatencies(workload.connectGrpc, calls, o),
     "Connect JSON/1.1 → service": (o) => sequentialLatencies(workload.connectJson, calls, o),
     "grpcio (Python) → service": (o) => python.grpcio(kind, calls, o),
+    "@grpc/grpc-js → fixed-answer gRPC server": (o) => sequentialLatencies(workload.grpcFloor, calls, o),
   };
   // The Node clients' first calls open connections and warm the JIT; the Python loops warm up themselves.
-  for (const call of [workload.direct, workload.grpcJs, workload.connectGrpc, workload.connectJson]) {
+  for (const call of [
+    workload.direct,
+    workload.grpcJs,
+    workload.connectGrpc,
+    workload.connectJson,
+    workload.grpcFloor,
+  ]) {
     await sequentialLatencies(call, 50, workload.size - 50);
   }
   const results = SINGLE_CLIENTS.map((client) => ({ workload: workload.name, client, p50: [], p90: [] }));

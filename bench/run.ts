@@ -27,7 +27,7 @@ import { loadAverage, machineFacts } from "./machine.js";
 import { hostSweep, instanceSweep, singleCalls, throughputAt } from "./phases.js";
 import { preparePython } from "./python.js";
 import { type BenchResults, memoryTable, singleCallTable, sweepTable, throughputTable } from "./report.js";
-import { type BenchService, startService } from "./service.js";
+import { type BenchService, startFloorServer, startService } from "./service.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
@@ -92,7 +92,9 @@ try {
   };
   const service = await startService("metrics-access-bench", workDir, directOptions);
   cleanups.push(() => service.stop());
-  const callers = openCallers(service.baseUrl, prometheus.url);
+  const floor = await startFloorServer(workDir);
+  cleanups.push(() => floor.stop());
+  const callers = openCallers(service.baseUrl, prometheus.url, floor.target);
   cleanups.push(() => callers.close());
 
   phase("collect the service's PromQL for every host and sampled instance");
@@ -120,7 +122,7 @@ try {
   process.stdout.write(`\n${throughputTable(throughputResults)}\n`);
 
   phase("peak RSS at 64 concurrent callers (fresh service)");
-  const rss = await rssAt64(workDir, directOptions, prometheus.url, workloadItems);
+  const rss = await rssAt64(workDir, directOptions, prometheus.url, floor.target, workloadItems);
 
   phase("sweeps straight to Prometheus");
   const sweeps = [
@@ -131,7 +133,7 @@ try {
   phase("sweeps through Aetos");
   const viaAetos = await startService("metrics-access-bench-aetos", workDir, stack.serviceOptions);
   cleanups.push(() => viaAetos.stop());
-  const aetosCallers = openCallers(viaAetos.baseUrl, prometheus.url);
+  const aetosCallers = openCallers(viaAetos.baseUrl, prometheus.url, floor.target);
   cleanups.push(() => aetosCallers.close());
   sweeps.push(
     await hostSweep(aetosCallers, hosts, { backend: "Aetos", rounds: 1, batchesPerRound: 5 }),
@@ -206,13 +208,14 @@ async function rssAt64(
   logDir: string,
   options: Record<string, string>,
   prometheusUrl: string,
+  floorTarget: string,
   items: { hosts: HostItem[]; instances: InstanceItem[] },
 ): Promise<{ idleBytes: number; peakBytes: number; calls: number }> {
   let fresh: BenchService | undefined;
   let callers: Callers | undefined;
   try {
     fresh = await startService("metrics-access-bench-rss", logDir, options);
-    callers = openCallers(fresh.baseUrl, prometheusUrl);
+    callers = openCallers(fresh.baseUrl, prometheusUrl, floorTarget);
     const hostW = hostWorkload(callers, items.hosts);
     const vmW = instanceWorkload(callers, items.instances);
     await throughput(hostW.grpcJs, 100, 1);

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { MetricsService } from "../src/gen/metricsaccess/v1/metrics_pb.js";
@@ -102,4 +103,30 @@ async function waitForAnswer(proc: RunningProcess, baseUrl: string): Promise<voi
     },
     { timeoutMs: 60_000, process: proc, intervalMs: 100 },
   );
+}
+
+/** The fixed-answer gRPC server (bench/floor-server.ts) on a free port, once it listens. */
+export async function startFloorServer(logDir: string): Promise<{ target: string; stop(): Promise<void> }> {
+  return await withPortRetry(async (port) => {
+    const proc = await spawnLogged({
+      name: "grpc-floor",
+      command: process.execPath,
+      args: ["--import", "tsx", "bench/floor-server.ts", String(port)],
+      logDir,
+    });
+    try {
+      await waitUntil(
+        "the fixed-answer gRPC server",
+        async () => (await readFile(proc.logFile, "utf8")).includes("listening"),
+        {
+          timeoutMs: 30_000,
+          process: proc,
+        },
+      );
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
+    return { target: `127.0.0.1:${port}`, stop: () => proc.stop() };
+  });
 }

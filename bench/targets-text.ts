@@ -10,6 +10,7 @@ import { fixed, median } from "./stats.js";
 const UNDICI = "undici → Prometheus";
 const REQUESTS = "requests (Python) → Prometheus";
 const GRPC_JS = "@grpc/grpc-js → service";
+const FLOOR = "@grpc/grpc-js → fixed-answer gRPC server";
 
 function verdict(targets: readonly Target[], met: (t: Target) => boolean): string {
   const n = targets.filter(met).length;
@@ -36,8 +37,15 @@ export function explanation(
       const pyHop = grpcio - undici;
       return `${head} For ${w}, grpcio through the service answered in ${fixed(grpcio, 2)} ms at p50 and requests straight to Prometheus in ${fixed(p50Of(r.single, w, REQUESTS), 2)} ms. Both make the same Prometheus query; the service path adds a second round trip, the requests path adds Python: requests spends ${fixed(requestsOverhead, 2)} ms per call more than undici on the same query (building the request, http.client, JSON decoding), while the service hop costs a grpcio caller ${fixed(pyHop, 2)} ms over undici direct (grpcio's client is C core). ${pyHop <= requestsOverhead ? "The hop is the cheaper of the two." : "The hop is the dearer of the two: the service's own time per call (next target) is what to cut."}`;
     }
-    case "grpcjs":
-      return `${head} Two times the floor leaves the service one more undici round trip (${fixed(undici, 2)} ms) for everything it does, its own call to Prometheus included; grpc-js through the service adds ${fixed(added, 2)} ms. ${p50Of(r.single, w, GRPC_JS) > grpcio ? `Part of that is the client: grpc-js spends more per call than grpcio on the same service (${fixed(p50Of(r.single, w, GRPC_JS), 2)} ms against ${fixed(grpcio, 2)} ms at p50). The rest is` : "It is"} the service's processing, ${fixed(cpuAt(1), 0)} µs of CPU per call at concurrency 1: HTTP/2 framing and the gRPC envelope, protobuf, validation, host resolution, rendering, undici's request to Prometheus and the JSON answer's parsing, and garbage collection; none of it overlaps with the upstream wait in a sequential caller.`;
+    case "grpcjs": {
+      const floor = p50Of(r.single, w, FLOOR);
+      const best = (floor + undici) / undici;
+      const reach =
+        best > 2
+          ? ` This machine puts it out of reach: grpc-js to a server that answers at once with a fixed message (no decoding, no upstream; bench/floor-server.ts) took ${fixed(floor, 2)} ms at p50 in the same run, ${fixed(floor / undici, 2)} × undici's whole query, so even a service that added nothing but its own query to Prometheus would be ${fixed(best, 2)} × direct.`
+          : ` The floor measured in the same run — grpc-js to a server that answers at once with a fixed message — took ${fixed(floor, 2)} ms, so ${fixed(best, 2)} × is within reach of a leaner service.`;
+      return `${head}${reach} Two times the floor leaves the service one more undici round trip (${fixed(undici, 2)} ms) for everything it does, its own call to Prometheus included; grpc-js through the service adds ${fixed(added, 2)} ms. ${p50Of(r.single, w, GRPC_JS) > grpcio ? `Part of that is the client: grpc-js spends more per call than grpcio on the same service (${fixed(p50Of(r.single, w, GRPC_JS), 2)} ms against ${fixed(grpcio, 2)} ms at p50). The rest is` : "It is"} the service's processing, ${fixed(cpuAt(1), 0)} µs of CPU per call at concurrency 1: HTTP/2 framing and the gRPC envelope, protobuf, validation, host resolution, rendering, undici's request to Prometheus and the JSON answer's parsing, and garbage collection; none of it overlaps with the upstream wait in a sequential caller.`;
+    }
     case "throughput": {
       const cores = (cpuAt(64) * rateAt(64)) / 1e6;
       return `${head} The service is one Node.js thread. At 64 callers it used ${fixed(cpuAt(64), 0)} µs of CPU per call at ${fixed(rateAt(64), 0)} calls/s, ${fixed(cores, 2)} of the machine's 2 cores, while Prometheus, which runs its queries on several goroutines, and the benchmark's own grpc-js client took the rest: on this 2-core machine the three compete for the same cores, and the service's per-call CPU (see the next target) bounds its rate. More cores, or several service processes behind one port, would raise it; the per-call CPU is the lever.`;
