@@ -1,5 +1,4 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config/types.js";
 import { createDatasource } from "./datasource/create.js";
 import { SharedQueries } from "./datasource/shared-queries.js";
@@ -10,8 +9,10 @@ import { Catalogue } from "./metrics/catalogue.js";
 import { HostDirectory } from "./metrics/hosts.js";
 import { SeriesNames } from "./metrics/series-names.js";
 import { MetricsService } from "./metrics/service.js";
-import { withSpecGrpcMessage } from "./server/grpc-message.js";
+import { connectFallback } from "./server/connect-fallback.js";
+import { grpcUnaryFastPath, unaryRoutes } from "./server/grpc-unary.js";
 import { HealthRegistry, healthService } from "./server/health.js";
+import { InFlightCalls } from "./server/in-flight.js";
 import { callInterceptor } from "./server/interceptors.js";
 import { metricsHandler } from "./server/metrics-handler.js";
 import { registerReflection } from "./server/reflection.js";
@@ -28,6 +29,8 @@ export interface RunningApp {
 
 const MAX_REQUEST_BYTES = 1024 * 1024;
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** How long the UNAVAILABLE answers of cancelled calls get to leave before connections are cut. */
+const CANCELLED_FLUSH_MS = 250;
 
 /** Wires config → datasource → host directory → metrics service → handlers → one listening port. */
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
@@ -47,26 +50,37 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const service = new MetricsService({ datasource, hosts, catalogue, seriesNames });
   const health = new HealthRegistry();
   health.setStatus(MetricsServiceDesc.typeName, HealthCheckResponse_ServingStatus.SERVING);
-  const shutdown = new AbortController();
+  const calls = new InFlightCalls();
+  const metrics = metricsHandler(service);
+  const healthImpl = healthService(health);
 
-  const handler = withSpecGrpcMessage(
-    connectNodeAdapter({
-      routes: (router) => {
-        router.service(MetricsServiceDesc, metricsHandler(service));
-        router.service(Health, healthService(health));
-        registerReflection(router, [MetricsServiceDesc, Health]);
-      },
-      interceptors: [callInterceptor(logger)],
-      shutdownSignal: shutdown.signal,
-      readMaxBytes: MAX_REQUEST_BYTES,
-      writeMaxBytes: MAX_RESPONSE_BYTES,
-    }),
-  );
+  // Two ways in, one set of implementations: unary binary gRPC is served by the fast path, the
+  // rest by connect (docs/design.md, "The way a request travels").
+  const connect = connectFallback({
+    routes: (router) => {
+      router.service(MetricsServiceDesc, metrics);
+      router.service(Health, healthImpl);
+      registerReflection(router, [MetricsServiceDesc, Health]);
+    },
+    interceptors: [callInterceptor(logger)],
+    readMaxBytes: MAX_REQUEST_BYTES,
+    writeMaxBytes: MAX_RESPONSE_BYTES,
+    calls,
+  });
+  const onStream = grpcUnaryFastPath({
+    logger,
+    routes: [...unaryRoutes(MetricsServiceDesc, metrics), ...unaryRoutes(Health, healthImpl)],
+    readMaxBytes: MAX_REQUEST_BYTES,
+    writeMaxBytes: MAX_RESPONSE_BYTES,
+    calls,
+    fallback: connect.stream,
+  });
   const transport = await listen({
     host: config.server.host,
     port: config.server.port,
     tls: config.server.tls,
-    handler,
+    onStream,
+    onRequest: connect.request,
   }).catch(async (err: unknown) => {
     await datasource.close();
     throw err;
@@ -83,16 +97,21 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     health.shutdown();
+    let hardStop: NodeJS.Timeout | undefined;
     const grace = setTimeout(() => {
       logger.warn(
-        { graceMs: config.server.shutdownGraceMs },
+        { graceMs: config.server.shutdownGraceMs, calls: calls.size },
         "grace period over: cancelling calls in flight",
       );
-      shutdown.abort(new ConnectError("server shutting down", Code.Unavailable));
-      transport.destroy();
+      // Each call answers UNAVAILABLE at once and its connection then closes by itself (the
+      // sessions were told to close when draining began); what is still open a moment later (a
+      // stream whose client keeps it open) is cut.
+      calls.cancelAll(new ConnectError("server shutting down", Code.Unavailable));
+      hardStop = setTimeout(() => transport.destroy(), CANCELLED_FLUSH_MS);
     }, config.server.shutdownGraceMs);
     await transport.drain();
     clearTimeout(grace);
+    clearTimeout(hardStop);
     await datasource.close();
   };
   return {

@@ -27,9 +27,12 @@ async function main(): Promise<number> {
     process.stderr.write(`metrics-access: cannot start: ${message}\n`);
     return 1;
   }
+  // The log is buffered (log.ts): the line saying where it serves is wanted now, not in a second.
+  logger.flush();
   return await new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "stopping: draining calls in flight");
+      logger.flush();
       app.stop().then(
         () => {
           logger.info("stopped");

@@ -11,7 +11,8 @@ interface HeaderWriter {
  * connect writes grpc-message with encodeURIComponent, which also escapes ":", ",", "/" and the
  * like. The gRPC spec escapes only bytes outside printable ASCII and "%", and grpc-js decodes with
  * decodeURI, which leaves "%3A" in place: Node callers would read "host%3A required". This
- * re-encodes the header the spec's way on every response, before it is written.
+ * re-encodes the header the spec's way on every HTTP/1.1 response, before it is written (HTTP/2
+ * responses are written by connect-fallback.ts, which does the same).
  */
 export function withSpecGrpcMessage<Req, Res extends HeaderWriter>(
   handler: (req: Req, res: Res) => void,
@@ -36,7 +37,12 @@ function respell(headers: Headers): void {
   if (!headers || Array.isArray(headers)) return;
   const record = headers as OutgoingHttpHeaders;
   const message = record["grpc-message"];
-  if (typeof message === "string") record["grpc-message"] = encodeGrpcMessage(decode(message));
+  if (typeof message === "string") record["grpc-message"] = respellGrpcMessage(message);
+}
+
+/** A grpc-message as connect writes it (encodeURIComponent), re-encoded the spec's way. */
+export function respellGrpcMessage(message: string): string {
+  return encodeGrpcMessage(decode(message));
 }
 
 function decode(message: string): string {

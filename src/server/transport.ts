@@ -1,25 +1,19 @@
 import { once } from "node:events";
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
-import {
-  createServer as createH2cServer,
-  createSecureServer,
-  type Http2SecureServer,
-  type Http2Server,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type Http2Session,
-} from "node:http2";
+import { createServer as createHttp2Server, type Http2Session } from "node:http2";
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from "node:net";
-import { Duplex } from "node:stream";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { errorCodeOf, MetricsAccessError } from "../errors.js";
-
-type Handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
+import type { StreamHandler } from "./grpc-unary.js";
 
 export interface TransportOptions {
   readonly host: string;
   readonly port: number;
   readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
-  readonly handler: Handler;
+  /** Every HTTP/2 stream, h2c or h2 over TLS. */
+  readonly onStream: StreamHandler;
+  /** Every HTTP/1.1 request, plaintext or TLS. */
+  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export interface Transport {
@@ -35,49 +29,57 @@ const HTTP2_PREFACE = "PRI * HTTP/2.0";
 const SNIFF_TIMEOUT_MS = 10_000;
 
 /**
- * One port for every protocol. With TLS, ALPN picks HTTP/2 or HTTP/1.1. In plaintext the first
- * bytes decide: the HTTP/2 connection preface goes to the h2c server (gRPC, and Connect or
- * gRPC-Web with prior knowledge), anything else to an HTTP/1.1 server (Connect JSON from curl,
- * gRPC-Web from browsers).
+ * One port for every protocol, served by two servers that never listen themselves but are handed
+ * connections: an HTTP/2 server (stream API only, see below) and an HTTP/1.1 server. With TLS,
+ * ALPN picks one. In plaintext the first bytes decide: the HTTP/2 connection preface goes to
+ * HTTP/2 (gRPC, and Connect or gRPC-Web with prior knowledge), anything else to HTTP/1.1 (Connect
+ * JSON from curl, gRPC-Web from browsers).
+ *
+ * The HTTP/2 server has a "stream" listener and no "request" listener: a "request" listener turns
+ * on node's compatibility layer for every stream, which costs time on each call and would hand
+ * every stream to a second consumer.
  */
 export async function listen(options: TransportOptions): Promise<Transport> {
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
-  const h1 = createHttp1Server(options.handler);
-  let h2: Http2Server | Http2SecureServer;
+  const h1 = createHttp1Server(options.onRequest);
+  const h2 = createHttp2Server();
+  h2.on("stream", options.onStream);
+  // node:http arms its connection tracking (idle closing, headers and request timeouts) on
+  // "listening"; this server never listens itself, it is handed sockets.
+  h1.emit("listening");
   let entry: NetServer;
   if (options.tls) {
-    const secure = createSecureServer(
-      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true },
-      options.handler,
+    entry = createTlsServer(
+      { cert: options.tls.cert, key: options.tls.key, ALPNProtocols: ["h2", "http/1.1"] },
+      (socket: TLSSocket) => {
+        // No data has been read from the decrypted side yet: either server takes it from the start.
+        if (socket.alpnProtocol === "h2") h2.emit("connection", socket);
+        else h1.emit("connection", socket);
+      },
     );
-    h2 = secure;
-    entry = secure;
   } else {
-    const h2c = createH2cServer(options.handler);
-    h2 = h2c;
     entry = createTcpServer((socket) => {
-      // Small gRPC frames written through the replaying stream would otherwise wait on Nagle and
-      // the peer's delayed ACK: 40 ms a call.
-      socket.setNoDelay(true);
-      sniff(socket, (first, isHttp2) => {
+      sniff(socket, (isHttp2) => {
         if (isHttp2) {
-          h2c.emit("connection", replaying(socket, first));
+          // Left paused for good: node:http2 takes the unshifted bytes from the stream's buffer
+          // when it creates the session, then reads the socket's handle natively. Resuming it
+          // here would hand the preface to nobody.
+          h2.emit("connection", socket);
         } else {
-          socket.unshift(first);
           h1.emit("connection", socket);
+          socket.resume();
         }
       });
     });
-    // node:http arms its connection tracking (idle closing, headers and request timeouts) on
-    // "listening"; this server never listens itself, it is handed sockets.
-    h1.emit("listening");
   }
   h2.on("session", (session: Http2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
   entry.on("connection", (socket: Socket) => {
+    // Small gRPC frames would otherwise wait on Nagle and the peer's delayed ACK: 40 ms a call.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   });
@@ -118,10 +120,10 @@ export async function listen(options: TransportOptions): Promise<Transport> {
 
 /**
  * Reads until the first bytes tell HTTP/2's preface from anything else (a preface may arrive
- * split), then hands the socket over, paused, with the bytes read. Until then nobody else listens
+ * split), then puts them back and hands the socket over, paused. Until then nobody else listens
  * to the socket, so a reset or a silent client is dealt with here.
  */
-function sniff(socket: Socket, handOver: (first: Buffer, isHttp2: boolean) => void): void {
+function sniff(socket: Socket, handOver: (isHttp2: boolean) => void): void {
   const drop = () => socket.destroy();
   let seen: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
@@ -132,41 +134,10 @@ function sniff(socket: Socket, handOver: (first: Buffer, isHttp2: boolean) => vo
     socket.off("error", drop);
     socket.setTimeout(0);
     socket.pause();
-    handOver(seen, head === HTTP2_PREFACE);
-    socket.resume();
+    socket.unshift(seen);
+    handOver(head === HTTP2_PREFACE);
   };
   socket.on("error", drop);
   socket.setTimeout(SNIFF_TIMEOUT_MS, drop);
   socket.on("data", onData);
-}
-
-/**
- * The socket as a stream that first yields the bytes already read. node:http2 reads a net.Socket
- * through its native handle, past anything unshifted in JavaScript, so the sniffed preface would be
- * lost; a plain Duplex makes http2 read through JavaScript instead.
- */
-function replaying(socket: Socket, first: Buffer): Duplex {
-  const stream = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      socket.write(chunk, callback);
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(err, callback) {
-      socket.destroy(err ?? undefined);
-      callback(err);
-    },
-  });
-  stream.push(first);
-  socket.on("data", (chunk: Buffer) => {
-    if (!stream.push(chunk)) socket.pause();
-  });
-  socket.once("end", () => stream.push(null));
-  socket.once("close", () => stream.destroy());
-  socket.on("error", (err) => stream.destroy(err));
-  return stream;
 }
