@@ -77,6 +77,8 @@ export interface ThroughputResult {
   readonly calls: number;
   readonly directPerSec: number[];
   readonly servicePerSec: number[];
+  /** grpc-js to the fixed-answer server: what no gRPC hop on this machine can exceed. */
+  readonly floorPerSec: number[];
   /** The service's CPU time per call (µs) in each through-the-service measurement. */
   readonly serviceCpuUsPerCall: number[];
 }
@@ -84,6 +86,7 @@ export interface ThroughputResult {
 export async function throughputAt(
   direct: Call,
   viaService: Call,
+  floor: Call,
   service: BenchService,
   concurrency: number,
   calls: number,
@@ -94,6 +97,7 @@ export async function throughputAt(
     calls,
     directPerSec: [],
     servicePerSec: [],
+    floorPerSec: [],
     serviceCpuUsPerCall: [],
   };
   const measureService = async (offset: number) => {
@@ -104,9 +108,12 @@ export async function throughputAt(
   const measureDirect = async (offset: number) => {
     result.directPerSec.push(await throughput(direct, calls, concurrency, offset));
   };
+  const measureFloor = async (offset: number) => {
+    result.floorPerSec.push(await throughput(floor, calls, concurrency, offset));
+  };
+  const order = [measureDirect, measureService, measureFloor];
   for (let round = 0; round < rounds; round++) {
-    const sides = round % 2 === 0 ? [measureDirect, measureService] : [measureService, measureDirect];
-    for (const side of sides) await side(round * calls);
+    for (let k = 0; k < order.length; k++) await order[(k + round) % order.length]?.(round * calls);
   }
   return result;
 }

@@ -10,6 +10,8 @@ export interface RssResult {
   readonly idleBytes: number;
   /** VmHWM after the 64-caller phase. */
   readonly peakBytes: number;
+  /** The same with V8's young generation capped (`--max-semi-space-size=2`, docs/performance.md). */
+  readonly peakBytesSmallYoung: number;
   readonly calls: number;
   /** VmHWM of the long-running services after everything (batches included), by backend. */
   readonly afterSweeps: Readonly<Record<string, number>>;
@@ -58,12 +60,15 @@ export function throughputTable(results: readonly ThroughputResult[]): string {
   const rows = results.map((r) => {
     const direct = median(r.directPerSec);
     const service = median(r.servicePerSec);
+    const floor = median(r.floorPerSec);
     return [
       String(r.concurrency),
       String(r.calls),
       fixed(direct, 0),
       fixed(service, 0),
       fixed(service / direct, 2),
+      fixed(floor, 0),
+      fixed(floor / direct, 2),
       fixed(median(r.serviceCpuUsPerCall), 0),
     ];
   });
@@ -74,6 +79,8 @@ export function throughputTable(results: readonly ThroughputResult[]): string {
       "undici → Prometheus calls/s",
       "grpc-js → service calls/s",
       "service ÷ direct",
+      "grpc-js → fixed answer calls/s",
+      "fixed answer ÷ direct",
       "service CPU µs/call",
     ],
     rows,
@@ -119,6 +126,7 @@ export function memoryTable(rss: RssResult): string {
     [
       ["fresh service after start-up and warm-up", mb(rss.idleBytes)],
       [`the same after ${rss.calls} calls from 64 concurrent callers`, mb(rss.peakBytes)],
+      [`the same, node --max-semi-space-size=2`, mb(rss.peakBytesSmallYoung)],
       ...Object.entries(rss.afterSweeps).map(([backend, bytes]) => [
         `service through ${backend} after every phase (batches of 5,000 included)`,
         mb(bytes),

@@ -117,12 +117,18 @@ try {
   phase("throughput at concurrency 1, 16, 64");
   const throughputResults = [];
   for (const { concurrency, calls } of THROUGHPUT) {
-    throughputResults.push(await throughputAt(hostW.direct, hostW.grpcJs, service, concurrency, calls, 3));
+    throughputResults.push(
+      await throughputAt(hostW.direct, hostW.grpcJs, hostW.grpcFloor, service, concurrency, calls, 3),
+    );
   }
   process.stdout.write(`\n${throughputTable(throughputResults)}\n`);
 
   phase("peak RSS at 64 concurrent callers (fresh service)");
-  const rss = await rssAt64(workDir, directOptions, prometheus.url, floor.target, workloadItems);
+  const rssDefault = await rssAt64(workDir, directOptions, prometheus.url, floor.target, workloadItems, []);
+  const rssSmallYoung = await rssAt64(workDir, directOptions, prometheus.url, floor.target, workloadItems, [
+    "--max-semi-space-size=2",
+  ]);
+  const rss = { ...rssDefault, peakBytesSmallYoung: rssSmallYoung.peakBytes };
 
   phase("sweeps straight to Prometheus");
   const sweeps = [
@@ -193,13 +199,16 @@ async function collectQueries(
     });
     instanceItems.push({ instanceId, vcpus, promql: result?.query ?? "" });
   }
-  // The floor must ask exactly what the service asks, and get the same number.
+  // The floor must ask exactly what the service asks, and get the same number — up to the last bits,
+  // which rate()'s extrapolation changes with the evaluation time (the two are asked moments apart).
   const [firstHost, firstVm] = [hostItems[0], instanceItems[0]];
   if (!firstHost || !firstVm) throw new Error("empty workload");
   const direct = await directQuery(callers.direct, firstHost.promql);
   const via = (await callers.connectGrpc.getHostMetric({ host: firstHost.host, metric: "host_cpu_usage" }))
     .result?.value;
-  if (direct === undefined || direct !== via) throw new Error(`direct ${direct} ≠ service ${via}`);
+  if (direct === undefined || via === undefined || Math.abs(direct - via) > 1e-9 * Math.abs(direct)) {
+    throw new Error(`direct ${direct} ≠ service ${via}`);
+  }
   return { hosts: hostItems, instances: instanceItems };
 }
 
@@ -210,11 +219,12 @@ async function rssAt64(
   prometheusUrl: string,
   floorTarget: string,
   items: { hosts: HostItem[]; instances: InstanceItem[] },
+  nodeArgs: readonly string[],
 ): Promise<{ idleBytes: number; peakBytes: number; calls: number }> {
   let fresh: BenchService | undefined;
   let callers: Callers | undefined;
   try {
-    fresh = await startService("metrics-access-bench-rss", logDir, options);
+    fresh = await startService("metrics-access-bench-rss", logDir, options, nodeArgs);
     callers = openCallers(fresh.baseUrl, prometheusUrl, floorTarget);
     const hostW = hostWorkload(callers, items.hosts);
     const vmW = instanceWorkload(callers, items.instances);

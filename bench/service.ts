@@ -59,12 +59,13 @@ export async function startService(
   name: string,
   logDir: string,
   options: ServiceOptions,
+  nodeArgs: readonly string[] = [],
 ): Promise<BenchService> {
   const { proc, port } = await withPortRetry(async (port) => {
     const proc = await spawnLogged({
       name,
       command: process.execPath,
-      args: ["dist/main.js"],
+      args: [...nodeArgs, "dist/main.js"],
       logDir,
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -72,7 +73,6 @@ export async function startService(
         NODE_ENV: "production",
         ...toEnvironment({
           "metrics_access.listen": `127.0.0.1:${port}`,
-          "metrics_access.log_level": "warn",
           ...options,
         }),
       },

@@ -48,12 +48,14 @@ export function explanation(
     }
     case "throughput": {
       const cores = (cpuAt(64) * rateAt(64)) / 1e6;
-      return `${head} The service is one Node.js thread. At 64 callers it used ${fixed(cpuAt(64), 0)} µs of CPU per call at ${fixed(rateAt(64), 0)} calls/s, ${fixed(cores, 2)} of the machine's 2 cores, while Prometheus, which runs its queries on several goroutines, and the benchmark's own grpc-js client took the rest: on this 2-core machine the three compete for the same cores, and the service's per-call CPU (see the next target) bounds its rate. More cores, or several service processes behind one port, would raise it; the per-call CPU is the lever.`;
+      const at64 = r.throughput.find((t) => t.concurrency === 64);
+      const floorRatio = median(at64?.floorPerSec ?? []) / median(at64?.directPerSec ?? []);
+      return `${head} Measured in the same run, grpc-js alone against a server that answers at once with a fixed message reached ${fixed(floorRatio, 2)} × direct at 64 callers: that is the ceiling of any gRPC hop on this machine, before the service does any work or calls Prometheus. The service is one Node.js thread. At 64 callers it used ${fixed(cpuAt(64), 0)} µs of CPU per call at ${fixed(rateAt(64), 0)} calls/s, ${fixed(cores, 2)} of the machine's 2 cores, while Prometheus, which runs its queries on several goroutines, and the benchmark's own grpc-js client took the rest: on this 2-core machine the three compete for the same cores, and the service's per-call CPU (see the next target) bounds its rate. More cores, or several service processes behind one port, would raise it; the per-call CPU is the lever.`;
     }
     case "cpu":
       return `${head} ${fixed(cpuAt(16), 0)} µs per call at 16 callers (${fixed(cpuAt(64), 0)} µs at 64, ${fixed(cpuAt(1), 0)} µs at 1: batching in the event loop and in HTTP/2 amortises the fixed cost per wake-up). Where it goes: see the grpc-js target above.`;
     case "rss":
-      return `${head} A fresh service holds ${fixed(r.rss.idleBytes / MB, 0)} MB (VmHWM) after start-up and 200 warm-up calls, before any concurrency: Node.js itself, the loaded modules (connect, protobuf-es with the descriptors, undici, pino, the PromQL grammar) and the directory of 1,000 hosts. The rise under 64 callers is mostly V8's heap growing ahead of garbage collection rather than data kept: in a one-off experiment on an earlier build, the same load with \`node --max-semi-space-size=4\` peaked at 166 MB instead of 288 MB. A smaller young generation (or \`--max-old-space-size\`) trades some GC CPU for memory; this benchmark runs the service with Node's defaults. Batches of 5,000 instances need more (the table below), because a whole unfiltered answer is parsed at once.`;
+      return `${head} A fresh service holds ${fixed(r.rss.idleBytes / MB, 0)} MB (VmHWM) after start-up and 200 warm-up calls, before any concurrency: Node.js itself, the loaded modules (connect, protobuf-es with the descriptors, undici, pino, the PromQL grammar) and the directory of 1,000 hosts. The rise under 64 callers is mostly V8's young generation growing ahead of garbage collection rather than data kept: a fresh service started with \`node --max-semi-space-size=2\` (what docs/performance.md recommends for sidecars, through NODE_OPTIONS) peaked at ${fixed(r.rss.peakBytesSmallYoung / MB, 0)} MB under the same load in this run. The target row is measured with Node's defaults. Batches of 5,000 instances need more (the table below), because a whole unfiltered answer is parsed at once.`;
     case "batch":
       return `${head} One batch call runs one Prometheus query per metric (one per distinct vCPU count for instance CPU, which needs the count in its arithmetic) over every resource and filters in the service, against one round trip per resource for the sequential sweep. Through Aetos every single call also pays Aetos's Python request handling (keystonemiddleware's cached token check, the proxying), so the batch saves even more there.${instanceNote(r)}`;
     default:
@@ -77,8 +79,10 @@ export const READING = [
   "- Each single call asks for a different host or instance, so no answer is shared or cached (the",
   "  service's coalescing only joins identical queries in flight, and its result cache is off by",
   "  default).",
-  "- The benchmark measures the service as `node dist/main.js` after `npm run build`, with",
-  "  `log_level = warn` and Node's default flags.",
+  "- The benchmark measures the service as `node dist/main.js` after `npm run build`, with its",
+  "  default configuration (`log_level = info`: one access-log line per call, written to a file) and",
+  "  Node's default flags (one extra fresh process for the memory figure runs with",
+  "  `--max-semi-space-size=2`).",
   "- Aetos runs as the test starter configures it (`debug = true` logging, 2 uWSGI workers) with",
   "  keystonemiddleware's default `token_cache_time` of 300 s, so Keystone is asked once per worker.",
   "- The 64-caller memory figure comes from a fresh service process, since VmHWM cannot be reset.",
