@@ -32,21 +32,25 @@ export class TokenSource {
     this.#onRenewalFailure = options.onRenewalFailure ?? (() => {});
   }
 
-  /** A token with at least two minutes to live, or the cached one while it is renewed. */
-  async token(): Promise<KeystoneToken> {
+  /**
+   * A token with at least two minutes to live, or the cached one while it is renewed. A caller
+   * whose `signal` aborts stops waiting for an issue in flight; the issue goes on for the others.
+   */
+  async token(signal?: AbortSignal): Promise<KeystoneToken> {
     const current = this.#current;
     const left = current ? current.expiresAt - this.#now() : 0;
     if (current && left > RENEW_BEFORE_MS) return current;
-    const issuing = this.#issuing.run("token", async () => {
+    const issue = async () => {
       const token = await this.#issue();
       this.#current = token;
       return token;
-    });
+    };
     if (current && left > STILL_USABLE_MS) {
-      issuing.catch((err: unknown) => this.#onRenewalFailure(err, current));
+      // Renewal in the background: no caller waits for it, so no caller's signal may stop it.
+      this.#issuing.run("token", issue).catch((err: unknown) => this.#onRenewalFailure(err, current));
       return current;
     }
-    return await issuing;
+    return await this.#issuing.run("token", issue, signal);
   }
 
   /** Forgets `token` if it is still the cached one (a 401 from Aetos): the next call issues anew. */

@@ -1,4 +1,3 @@
-import { abortable } from "../abortable.js";
 import { describeCatalog, selectEndpoint, splitEndpointUrl } from "../clients/catalog.js";
 import { KeystoneClient, type KeystoneToken } from "../clients/keystone.js";
 import { PrometheusHttpClient, type RequestOptions, urlEncodedLength } from "../clients/prometheus-http.js";
@@ -127,7 +126,7 @@ export class AetosDatasource implements Datasource {
    * absent name proves nothing.
    */
   async seriesNames(options: CallOptions): Promise<string[] | undefined> {
-    const token = await abortable(this.#tokens.token(), options.signal);
+    const token = await this.#tokens.token(options.signal);
     if (!token.roles.some((role) => PRIVILEGED_ROLES.has(role))) return undefined;
     return await this.#withToken(options, (request) => this.#client.seriesNames(request));
   }
@@ -139,13 +138,13 @@ export class AetosDatasource implements Datasource {
   async #withToken<T>(options: CallOptions, send: (request: RequestOptions) => Promise<T>): Promise<T> {
     const attempt = async (token: KeystoneToken) =>
       await send({ signal: options.signal, headers: { "x-auth-token": token.value } });
-    const token = await abortable(this.#tokens.token(), options.signal);
+    const token = await this.#tokens.token(options.signal);
     try {
       return await attempt(token);
     } catch (err) {
       if (!isMetricsAccessError(err) || err.reason !== "UPSTREAM_UNAUTHORIZED") throw err;
       this.#tokens.invalidate(token);
-      return await attempt(await abortable(this.#tokens.token(), options.signal));
+      return await attempt(await this.#tokens.token(options.signal));
     }
   }
 }

@@ -4,6 +4,8 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument } from "../errors.js";
 import type {
   BatchQuerySchema,
+  GetHostMetricsRequest,
+  GetInstanceMetricsRequest,
   MetricDescriptorSchema,
   MetricValueSchema,
 } from "../gen/metricsaccess/v1/metrics_pb.js";
@@ -96,16 +98,7 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
         throw invalidArgument("hosts", "must be empty when all_hosts is set");
       }
       const hosts = req.allHosts ? "all" : req.hosts.map((h, i) => valid.requiredName(`hosts[${i}]`, h));
-      valid.granularity(req.granularity);
-      const answer = await service.hostMetrics(
-        {
-          hosts,
-          metrics: valid.metricNames(req.metrics),
-          periodSeconds: valid.period(req.period),
-          aggregate: valid.aggregate(req.aggregate),
-        },
-        { signal: ctx.signal },
-      );
+      const answer = await service.hostMetrics({ hosts, ...batchAsk(req) }, { signal: ctx.signal });
       return {
         items: answer.items.map((i) => ({
           host: i.resource,
@@ -122,16 +115,7 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
         instanceId: valid.requiredName(`instances[${i}].instance_id`, ref.instanceId),
         vcpus: ref.vcpus,
       }));
-      valid.granularity(req.granularity);
-      const answer = await service.instanceMetrics(
-        {
-          instances,
-          metrics: valid.metricNames(req.metrics),
-          periodSeconds: valid.period(req.period),
-          aggregate: valid.aggregate(req.aggregate),
-        },
-        { signal: ctx.signal },
-      );
+      const answer = await service.instanceMetrics({ instances, ...batchAsk(req) }, { signal: ctx.signal });
       return {
         items: answer.items.map((i) => ({
           instanceId: i.resource,
@@ -162,6 +146,16 @@ const QUERY_FORMS: Record<DomainQueryForm, QueryForm> = {
   alternation_chunk: QueryForm.ALTERNATION_CHUNK,
   unfiltered: QueryForm.UNFILTERED,
 };
+
+/** What every batch asks besides its resources: the metrics, the window and the aggregate. */
+function batchAsk(req: GetHostMetricsRequest | GetInstanceMetricsRequest) {
+  valid.granularity(req.granularity);
+  return {
+    metrics: valid.metricNames(req.metrics),
+    periodSeconds: valid.period(req.period),
+    aggregate: valid.aggregate(req.aggregate),
+  };
+}
 
 function batchQuery(q: BatchAnswer["queries"][number]): MessageInitShape<typeof BatchQuerySchema> {
   return { metric: q.metric, form: QUERY_FORMS[q.form], query: q.query, resourceCount: q.resourceCount };
