@@ -112,6 +112,11 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     await transport.drain();
     clearTimeout(grace);
     clearTimeout(hardStop);
+    // Until the self-metrics endpoint exists, the one place these counts show is the last log line.
+    logger.info(
+      { sharedQueries: datasource.counts },
+      "upstream queries shared (coalesced, cache hits and misses)",
+    );
     await datasource.close();
   };
   return {
