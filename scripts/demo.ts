@@ -61,6 +61,9 @@ Try, from another terminal in this directory:
 
   npx buf curl --protocol grpc -d '{"subject":"SUBJECT_HOST"}' ${url}/metricsaccess.v1.MetricsService/ListMetrics
 
+  npx buf curl --protocol grpc -d '{"allHosts":true,"metrics":["host_cpu_usage","host_power"]}' \\
+    ${url}/metricsaccess.v1.MetricsService/GetHostMetrics
+
   curl -s -H 'content-type: application/json' -d '{"host":"compute-1.example","metric":"host_cpu_usage"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetric
 
