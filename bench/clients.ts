@@ -34,6 +34,8 @@ export interface Workload {
   readonly connectJson: Call;
   /** grpc-js to the fixed-answer server: the gRPC hop alone (bench/floor-server.ts). */
   readonly grpcFloor: Call;
+  /** grpc-js to the forwarding floor: the hop plus one Prometheus query, nothing else. */
+  readonly grpcForwardFloor: Call;
 }
 
 export interface Callers {
@@ -42,12 +44,18 @@ export interface Callers {
   readonly connectJson: Client<typeof MetricsService>;
   readonly direct: Pool;
   readonly floor: grpc.Client;
+  readonly forwardFloor: grpc.Client;
   close(): Promise<void>;
 }
 
-export function openCallers(serviceBaseUrl: string, prometheusUrl: string, floorTarget: string): Callers {
+export function openCallers(
+  serviceBaseUrl: string,
+  prometheusUrl: string,
+  floors: { readonly fixed: string; readonly forwarding: string },
+): Callers {
   const grpcJs = grpcClient(serviceBaseUrl.replace(/^http:\/\//, ""));
-  const floor = grpcClient(floorTarget);
+  const floor = grpcClient(floors.fixed);
+  const forwardFloor = grpcClient(floors.forwarding);
   // 64 connections: the floor must not queue behind a smaller pool at concurrency 64.
   const direct = new Pool(prometheusUrl, { connections: 64 });
   return {
@@ -59,9 +67,11 @@ export function openCallers(serviceBaseUrl: string, prometheusUrl: string, floor
     ),
     direct,
     floor,
+    forwardFloor,
     async close() {
       closeClient(grpcJs);
       closeClient(floor);
+      closeClient(forwardFloor);
       await direct.close();
     },
   };
@@ -113,6 +123,7 @@ export function hostWorkload(callers: Callers, items: readonly HostItem[]): Work
       await callers.connectJson.getHostMetric(req(i));
     },
     grpcFloor: (i) => ok(unary(callers.floor, MetricsService.method.getHostMetric, req(i))),
+    grpcForwardFloor: (i) => ok(unary(callers.forwardFloor, MetricsService.method.getHostMetric, req(i))),
   };
 }
 
@@ -136,6 +147,7 @@ export function instanceWorkload(callers: Callers, items: readonly InstanceItem[
       await callers.connectJson.getInstanceMetric(req(i));
     },
     grpcFloor: (i) => ok(unary(callers.floor, MetricsService.method.getInstanceMetric, req(i))),
+    grpcForwardFloor: (i) => ok(unary(callers.forwardFloor, MetricsService.method.getInstanceMetric, req(i))),
   };
 }
 

@@ -26,6 +26,7 @@ export const SINGLE_CLIENTS = [
   "Connect JSON/1.1 → service",
   "grpcio (Python) → service",
   "@grpc/grpc-js → fixed-answer gRPC server",
+  "@grpc/grpc-js → forwarding gRPC server",
 ] as const;
 export type SingleClient = (typeof SINGLE_CLIENTS)[number];
 
@@ -44,6 +45,7 @@ export async function singleCalls(
     "Connect JSON/1.1 → service": (o) => sequentialLatencies(workload.connectJson, calls, o),
     "grpcio (Python) → service": (o) => python.grpcio(kind, calls, o),
     "@grpc/grpc-js → fixed-answer gRPC server": (o) => sequentialLatencies(workload.grpcFloor, calls, o),
+    "@grpc/grpc-js → forwarding gRPC server": (o) => sequentialLatencies(workload.grpcForwardFloor, calls, o),
   };
   // The Node clients' first calls open connections and warm the JIT; the Python loops warm up themselves.
   for (const call of [
@@ -52,6 +54,7 @@ export async function singleCalls(
     workload.connectGrpc,
     workload.connectJson,
     workload.grpcFloor,
+    workload.grpcForwardFloor,
   ]) {
     await sequentialLatencies(call, 50, workload.size - 50);
   }
@@ -79,6 +82,8 @@ export interface ThroughputResult {
   readonly servicePerSec: number[];
   /** grpc-js to the fixed-answer server: what no gRPC hop on this machine can exceed. */
   readonly floorPerSec: number[];
+  /** grpc-js to the forwarding floor: the most any service in front of Prometheus can reach here. */
+  readonly forwardFloorPerSec: number[];
   /** The service's CPU time per call (µs) in each through-the-service measurement. */
   readonly serviceCpuUsPerCall: number[];
 }
@@ -87,6 +92,7 @@ export async function throughputAt(
   direct: Call,
   viaService: Call,
   floor: Call,
+  forwardFloor: Call,
   service: BenchService,
   concurrency: number,
   calls: number,
@@ -98,6 +104,7 @@ export async function throughputAt(
     directPerSec: [],
     servicePerSec: [],
     floorPerSec: [],
+    forwardFloorPerSec: [],
     serviceCpuUsPerCall: [],
   };
   const measureService = async (offset: number) => {
@@ -111,7 +118,10 @@ export async function throughputAt(
   const measureFloor = async (offset: number) => {
     result.floorPerSec.push(await throughput(floor, calls, concurrency, offset));
   };
-  const order = [measureDirect, measureService, measureFloor];
+  const measureForwardFloor = async (offset: number) => {
+    result.forwardFloorPerSec.push(await throughput(forwardFloor, calls, concurrency, offset));
+  };
+  const order = [measureDirect, measureService, measureFloor, measureForwardFloor];
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < order.length; k++) await order[(k + round) % order.length]?.(round * calls);
   }

@@ -61,6 +61,7 @@ export function throughputTable(results: readonly ThroughputResult[]): string {
     const direct = median(r.directPerSec);
     const service = median(r.servicePerSec);
     const floor = median(r.floorPerSec);
+    const forwarding = median(r.forwardFloorPerSec);
     return [
       String(r.concurrency),
       String(r.calls),
@@ -69,6 +70,8 @@ export function throughputTable(results: readonly ThroughputResult[]): string {
       fixed(service / direct, 2),
       fixed(floor, 0),
       fixed(floor / direct, 2),
+      fixed(forwarding, 0),
+      fixed(forwarding / direct, 2),
       fixed(median(r.serviceCpuUsPerCall), 0),
     ];
   });
@@ -81,6 +84,8 @@ export function throughputTable(results: readonly ThroughputResult[]): string {
       "service ÷ direct",
       "grpc-js → fixed answer calls/s",
       "fixed answer ÷ direct",
+      "grpc-js → forwarding calls/s",
+      "forwarding ÷ direct",
       "service CPU µs/call",
     ],
     rows,

@@ -8,6 +8,8 @@
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { buildCatalogue } from "../src/metrics/catalogue-build.js";
+import { renderTemplate } from "../src/metrics/promql.js";
 import { stopAll, throwFirstFailure } from "../test/support/processes.js";
 import { startPrometheus } from "../test/support/prometheus.js";
 import { startBenchAetos, startBenchKeystone } from "./aetos.js";
@@ -92,9 +94,19 @@ try {
   };
   const service = await startService("metrics-access-bench", workDir, directOptions);
   cleanups.push(() => service.stop());
-  const floor = await startFloorServer(workDir);
-  cleanups.push(() => floor.stop());
-  const callers = openCallers(service.baseUrl, prometheus.url, floor.target);
+  // The forwarding floor sends one host's host_cpu_usage query, rendered by the service's own code.
+  const hostCpu = buildCatalogue([]).metrics.find((m) => m.name === "host_cpu_usage")?.template ?? "";
+  const floorPromql = renderTemplate(hostCpu, { agg: "avg", label: "fqdn", value: hostName(0), period: 300 });
+  const [fixedFloor, forwardingFloor] = await Promise.all([
+    startFloorServer(workDir),
+    startFloorServer(workDir, { prometheusUrl: prometheus.url, promql: floorPromql }),
+  ]);
+  cleanups.push(
+    () => fixedFloor.stop(),
+    () => forwardingFloor.stop(),
+  );
+  const floors = { fixed: fixedFloor.target, forwarding: forwardingFloor.target };
+  const callers = openCallers(service.baseUrl, prometheus.url, floors);
   cleanups.push(() => callers.close());
 
   phase("collect the service's PromQL for every host and sampled instance");
@@ -118,14 +130,23 @@ try {
   const throughputResults = [];
   for (const { concurrency, calls } of THROUGHPUT) {
     throughputResults.push(
-      await throughputAt(hostW.direct, hostW.grpcJs, hostW.grpcFloor, service, concurrency, calls, 3),
+      await throughputAt(
+        hostW.direct,
+        hostW.grpcJs,
+        hostW.grpcFloor,
+        hostW.grpcForwardFloor,
+        service,
+        concurrency,
+        calls,
+        3,
+      ),
     );
   }
   process.stdout.write(`\n${throughputTable(throughputResults)}\n`);
 
   phase("peak RSS at 64 concurrent callers (fresh service)");
-  const rssDefault = await rssAt64(workDir, directOptions, prometheus.url, floor.target, workloadItems, []);
-  const rssSmallYoung = await rssAt64(workDir, directOptions, prometheus.url, floor.target, workloadItems, [
+  const rssDefault = await rssAt64(workDir, directOptions, prometheus.url, floors, workloadItems, []);
+  const rssSmallYoung = await rssAt64(workDir, directOptions, prometheus.url, floors, workloadItems, [
     "--max-semi-space-size=2",
   ]);
   const rss = { ...rssDefault, peakBytesSmallYoung: rssSmallYoung.peakBytes };
@@ -139,7 +160,7 @@ try {
   phase("sweeps through Aetos");
   const viaAetos = await startService("metrics-access-bench-aetos", workDir, stack.serviceOptions);
   cleanups.push(() => viaAetos.stop());
-  const aetosCallers = openCallers(viaAetos.baseUrl, prometheus.url, floor.target);
+  const aetosCallers = openCallers(viaAetos.baseUrl, prometheus.url, floors);
   cleanups.push(() => aetosCallers.close());
   sweeps.push(
     await hostSweep(aetosCallers, hosts, { backend: "Aetos", rounds: 1, batchesPerRound: 5 }),
@@ -217,7 +238,7 @@ async function rssAt64(
   logDir: string,
   options: Record<string, string>,
   prometheusUrl: string,
-  floorTarget: string,
+  floors: { readonly fixed: string; readonly forwarding: string },
   items: { hosts: HostItem[]; instances: InstanceItem[] },
   nodeArgs: readonly string[],
 ): Promise<{ idleBytes: number; peakBytes: number; calls: number }> {
@@ -225,7 +246,7 @@ async function rssAt64(
   let callers: Callers | undefined;
   try {
     fresh = await startService("metrics-access-bench-rss", logDir, options, nodeArgs);
-    callers = openCallers(fresh.baseUrl, prometheusUrl, floorTarget);
+    callers = openCallers(fresh.baseUrl, prometheusUrl, floors);
     const hostW = hostWorkload(callers, items.hosts);
     const vmW = instanceWorkload(callers, items.instances);
     await throughput(hostW.grpcJs, 100, 1);

@@ -106,12 +106,21 @@ async function waitForAnswer(proc: RunningProcess, baseUrl: string): Promise<voi
 }
 
 /** The fixed-answer gRPC server (bench/floor-server.ts) on a free port, once it listens. */
-export async function startFloorServer(logDir: string): Promise<{ target: string; stop(): Promise<void> }> {
+export async function startFloorServer(
+  logDir: string,
+  forward?: { readonly prometheusUrl: string; readonly promql: string },
+): Promise<{ target: string; stop(): Promise<void> }> {
   return await withPortRetry(async (port) => {
     const proc = await spawnLogged({
-      name: "grpc-floor",
+      name: forward ? "grpc-forwarding-floor" : "grpc-floor",
       command: process.execPath,
-      args: ["--import", "tsx", "bench/floor-server.ts", String(port)],
+      args: [
+        "--import",
+        "tsx",
+        "bench/floor-server.ts",
+        String(port),
+        ...(forward ? [forward.prometheusUrl, forward.promql] : []),
+      ],
       logDir,
     });
     try {

@@ -11,6 +11,7 @@ const UNDICI = "undici → Prometheus";
 const REQUESTS = "requests (Python) → Prometheus";
 const GRPC_JS = "@grpc/grpc-js → service";
 const FLOOR = "@grpc/grpc-js → fixed-answer gRPC server";
+const FORWARDING = "@grpc/grpc-js → forwarding gRPC server";
 
 function verdict(targets: readonly Target[], met: (t: Target) => boolean): string {
   const n = targets.filter(met).length;
@@ -39,18 +40,25 @@ export function explanation(
     }
     case "grpcjs": {
       const floor = p50Of(r.single, w, FLOOR);
-      const best = (floor + undici) / undici;
+      const forwarding = p50Of(r.single, w, FORWARDING);
+      const best = forwarding / undici;
       const reach =
         best > 2
-          ? ` This machine puts it out of reach: grpc-js to a server that answers at once with a fixed message (no decoding, no upstream; bench/floor-server.ts) took ${fixed(floor, 2)} ms at p50 in the same run, ${fixed(floor / undici, 2)} × undici's whole query, so even a service that added nothing but its own query to Prometheus would be ${fixed(best, 2)} × direct.`
-          : ` The floor measured in the same run — grpc-js to a server that answers at once with a fixed message — took ${fixed(floor, 2)} ms, so ${fixed(best, 2)} × is within reach of a leaner service.`;
+          ? ` This machine puts it out of reach: in the same run, grpc-js to a server that does nothing but send the same query to Prometheus and answer a fixed message (bench/floor-server.ts) took ${fixed(forwarding, 2)} ms at p50, already ${fixed(best, 2)} × direct; without Prometheus, the gRPC hop alone took ${fixed(floor, 2)} ms.`
+          : ` The forwarding floor measured in the same run — grpc-js to a server that only sends the same query to Prometheus and answers a fixed message — took ${fixed(forwarding, 2)} ms, ${fixed(best, 2)} × direct: the target is within reach of a leaner service.`;
       return `${head}${reach} Two times the floor leaves the service one more undici round trip (${fixed(undici, 2)} ms) for everything it does, its own call to Prometheus included; grpc-js through the service adds ${fixed(added, 2)} ms. ${p50Of(r.single, w, GRPC_JS) > grpcio ? `Part of that is the client: grpc-js spends more per call than grpcio on the same service (${fixed(p50Of(r.single, w, GRPC_JS), 2)} ms against ${fixed(grpcio, 2)} ms at p50). The rest is` : "It is"} the service's processing, ${fixed(cpuAt(1), 0)} µs of CPU per call at concurrency 1: HTTP/2 framing and the gRPC envelope, protobuf, validation, host resolution, rendering, undici's request to Prometheus and the JSON answer's parsing, and garbage collection; none of it overlaps with the upstream wait in a sequential caller.`;
     }
     case "throughput": {
       const cores = (cpuAt(64) * rateAt(64)) / 1e6;
       const at64 = r.throughput.find((t) => t.concurrency === 64);
-      const floorRatio = median(at64?.floorPerSec ?? []) / median(at64?.directPerSec ?? []);
-      return `${head} Measured in the same run, grpc-js alone against a server that answers at once with a fixed message reached ${fixed(floorRatio, 2)} × direct at 64 callers: that is the ceiling of any gRPC hop on this machine, before the service does any work or calls Prometheus. The service is one Node.js thread. At 64 callers it used ${fixed(cpuAt(64), 0)} µs of CPU per call at ${fixed(rateAt(64), 0)} calls/s, ${fixed(cores, 2)} of the machine's 2 cores, while Prometheus, which runs its queries on several goroutines, and the benchmark's own grpc-js client took the rest: on this 2-core machine the three compete for the same cores, and the service's per-call CPU (see the next target) bounds its rate. More cores, or several service processes behind one port, would raise it; the per-call CPU is the lever.`;
+      const direct64 = median(at64?.directPerSec ?? []);
+      const fixedRatio = median(at64?.floorPerSec ?? []) / direct64;
+      const forwardRatio = median(at64?.forwardFloorPerSec ?? []) / direct64;
+      const ceiling =
+        forwardRatio < 0.5
+          ? `This machine puts it out of reach: in the same run, grpc-js against a server that does nothing but send each call's query to Prometheus and answer a fixed message reached only ${fixed(forwardRatio, 2)} × direct at 64 callers (${fixed(fixedRatio, 2)} × without Prometheus): the client, that server and Prometheus share the 2 cores, and no service in front of Prometheus can do less per call.`
+          : `The ceiling measured in the same run — grpc-js against a server that only sends each call's query to Prometheus and answers a fixed message — reached ${fixed(forwardRatio, 2)} × direct at 64 callers (${fixed(fixedRatio, 2)} × without Prometheus): the target is within reach of a leaner service.`;
+      return `${head} ${ceiling} The service is one Node.js thread. At 64 callers it used ${fixed(cpuAt(64), 0)} µs of CPU per call at ${fixed(rateAt(64), 0)} calls/s, ${fixed(cores, 2)} of the machine's 2 cores, while Prometheus, which runs its queries on several goroutines, and the benchmark's own grpc-js client took the rest: on this 2-core machine the three compete for the same cores, and the service's per-call CPU (see the next target) bounds its rate. More cores, or several service processes behind one port, would raise it; the per-call CPU is the lever.`;
     }
     case "cpu":
       return `${head} ${fixed(cpuAt(16), 0)} µs per call at 16 callers (${fixed(cpuAt(64), 0)} µs at 64, ${fixed(cpuAt(1), 0)} µs at 1: batching in the event loop and in HTTP/2 amortises the fixed cost per wake-up). Where it goes: see the grpc-js target above.`;
