@@ -160,7 +160,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: "max_url_length",
     type: "integer",
     default: "8000",
-    help: "Longest request line sent to Aetos (GET only), in bytes: batch queries are split into chunks under it. Apache's default limit is 8190, uWSGI's buffer 4096. (Not in Watcher.)",
+    help: "Longest request line sent to Aetos (GET only), in bytes, 256 or more: batch queries are split into chunks under it. Apache's default limit is 8190, uWSGI's buffer 4096. (Not in Watcher.)",
   },
   {
     section: "aetos_client",
