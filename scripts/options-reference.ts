@@ -1,5 +1,5 @@
+import { METRIC_OPTIONS } from "../src/config/metric-schema.js";
 import { optionReference } from "../src/config/reference.js";
-import { METRIC_OPTIONS } from "../src/config/schema.js";
 
 // `tsx scripts/options-reference.ts` prints the table of docs/configuration.md; with `metric`,
 // the table of the [metric.<name>] options in docs/metrics.md.

@@ -1,7 +1,7 @@
 import type { Subject } from "../metrics/catalogue.js";
 import type { MetricOverride } from "../metrics/catalogue-build.js";
 import type { IniSections, IniValue } from "./ini.js";
-import { METRIC_OPTIONS, METRIC_SECTION_PREFIX } from "./schema.js";
+import { METRIC_OPTIONS, METRIC_SECTION_PREFIX } from "./metric-schema.js";
 
 const METRIC_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 const SERIES_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { METRIC_OPTIONS } from "./metric-schema.js";
 import { optionReference } from "./reference.js";
-import { METRIC_OPTIONS } from "./schema.js";
 
 describe("docs/configuration.md", () => {
   it("carries the option table generated from the schema (npx tsx scripts/options-reference.ts)", () => {
