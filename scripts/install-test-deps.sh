@@ -67,4 +67,20 @@ for cmd in prometheus promtool prometheus-node-exporter prometheus-libvirt-expor
   command -v "$cmd" >/dev/null || { echo "install-test-deps: $cmd is missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import grpc, google.protobuf' || { echo "install-test-deps: python3-grpcio unusable" >&2; exit 1; }
-echo "install-test-deps: ready ($(prometheus --version 2>&1 | head -1); aetos $(ls "$aetos_root"/usr/lib/python3/dist-packages | grep -o '^aetos-[0-9.]*' | head -1); prometheus-libvirt-exporter $(dpkg-query -W -f='${Version}' prometheus-libvirt-exporter))"
+
+# The suite's expected numbers were worked out against these versions: an upgrade must show as this
+# message, not as confusing value mismatches later. Prefixes, so that Debian security updates pass.
+check_version() {
+  local what=$1 found=$2 expected=$3
+  case "$found" in
+    "$expected"*) ;;
+    *) echo "install-test-deps: $what is $found, the suite is pinned to $expected (update scripts/install-test-deps.sh and re-check the expected values)" >&2; exit 1 ;;
+  esac
+}
+check_version prometheus "$(dpkg-query -W -f='${Version}' prometheus)" "2.42."
+check_version prometheus-node-exporter "$(dpkg-query -W -f='${Version}' prometheus-node-exporter)" "1.5."
+check_version keystone "$(dpkg-query -W -f='${Version}' keystone)" "2:22."
+check_version prometheus-libvirt-exporter "$(dpkg-query -W -f='${Version}' prometheus-libvirt-exporter)" "0.2.0"
+aetos_version=$(ls "$aetos_root"/usr/lib/python3/dist-packages | sed -n 's/^aetos-\([0-9.]*\)\.egg-info$/\1/p' | head -1)
+check_version aetos "$aetos_version" "3.0."
+echo "install-test-deps: ready (prometheus $(dpkg-query -W -f='${Version}' prometheus), node exporter $(dpkg-query -W -f='${Version}' prometheus-node-exporter), keystone $(dpkg-query -W -f='${Version}' keystone), aetos $aetos_version, libvirt exporter $(dpkg-query -W -f='${Version}' prometheus-libvirt-exporter), python3-grpcio $(dpkg-query -W -f='${Version}' python3-grpcio))"
