@@ -16,6 +16,7 @@ apt_packages=(
   python3-pecan python3-wsme uwsgi-core uwsgi-plugin-python3
   prometheus-libvirt-exporter
   python3-requests
+  golang-go golang-google-grpc-dev golang-google-genproto-dev golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
 )
 
 $only_demo && apt_packages=(prometheus prometheus-node-exporter)
@@ -63,7 +64,7 @@ if [ ! -d "$aetos_root/usr/lib/python3/dist-packages/aetos" ]; then
   rm -f "$paste"; cp "$aetos_root/usr/share/aetos/api-paste.ini" "$paste"
 fi
 
-for cmd in prometheus promtool prometheus-node-exporter prometheus-libvirt-exporter keystone-manage keystone-wsgi-public uwsgi protoc grpc_python_plugin; do
+for cmd in prometheus promtool prometheus-node-exporter prometheus-libvirt-exporter keystone-manage keystone-wsgi-public uwsgi protoc grpc_python_plugin go protoc-gen-go protoc-gen-go-grpc; do
   command -v "$cmd" >/dev/null || { echo "install-test-deps: $cmd is missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import grpc, google.protobuf' || { echo "install-test-deps: python3-grpcio unusable" >&2; exit 1; }
