@@ -73,6 +73,7 @@ export async function startService(
         NODE_ENV: "production",
         ...toEnvironment({
           "metrics_access.listen": `127.0.0.1:${port}`,
+          "metrics_access.admin_listen": "127.0.0.1:0",
           ...options,
         }),
       },

@@ -9,17 +9,22 @@ import { Catalogue } from "./metrics/catalogue.js";
 import { HostDirectory } from "./metrics/hosts.js";
 import { SeriesNames } from "./metrics/series-names.js";
 import { MetricsService } from "./metrics/service.js";
+import { type AdminServer, listenAdmin } from "./server/admin.js";
 import { connectFallback } from "./server/connect-fallback.js";
 import { grpcUnaryFastPath, unaryRoutes } from "./server/grpc-unary.js";
 import { HealthRegistry, healthService } from "./server/health.js";
 import { InFlightCalls } from "./server/in-flight.js";
 import { callInterceptor } from "./server/interceptors.js";
 import { metricsHandler } from "./server/metrics-handler.js";
+import { Readiness } from "./server/readiness.js";
 import { registerReflection } from "./server/reflection.js";
+import { SelfMetrics } from "./server/self-metrics.js";
 import { listen } from "./server/transport.js";
 
 export interface RunningApp {
   readonly port: number;
+  /** The admin port (healthz, readyz, metrics); undefined when admin_listen is empty. */
+  readonly adminPort: number | undefined;
   /**
    * Graceful stop: health goes NOT_SERVING, no new connections, calls in flight get the grace
    * period, then are cancelled; the upstream pools close last.
@@ -32,11 +37,18 @@ const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** How long the UNAVAILABLE answers of cancelled calls get to leave before connections are cut. */
 const CANCELLED_FLUSH_MS = 250;
 
-/** Wires config → datasource → host directory → metrics service → handlers → one listening port. */
+/**
+ * Wires config → datasource → host directory → metrics service → handlers → one listening port,
+ * and beside it the admin port (health, readiness, self-metrics).
+ */
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
-  const datasource = new SharedQueries(await createDatasource(config.datasource, logger), {
-    cacheTtlMs: config.server.queryCacheTtlMs,
+  const selfMetrics = new SelfMetrics();
+  const upstream = await createDatasource(config.datasource, logger, {
+    observe: selfMetrics.upstream,
+    onTokenIssued: selfMetrics.tokenIssued,
   });
+  const datasource = new SharedQueries(upstream, { cacheTtlMs: config.server.queryCacheTtlMs });
+  selfMetrics.sharedQueriesFrom(() => datasource.counts);
   const hosts = new HostDirectory({
     label: datasource.labels.fqdn,
     loadTargets: (options) => datasource.activeTargets(options),
@@ -49,7 +61,22 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const catalogue = new Catalogue(config.metrics);
   const service = new MetricsService({ datasource, hosts, catalogue, seriesNames });
   const health = new HealthRegistry();
-  health.setStatus(MetricsServiceDesc.typeName, HealthCheckResponse_ServingStatus.SERVING);
+  // The gRPC health service and /readyz follow the same probe, and change at the same moment.
+  const readiness = new Readiness({
+    probe: (signal) => datasource.probe({ signal }),
+    intervalMs: config.server.readinessIntervalMs,
+    timeoutMs: Math.max(1000, config.server.readinessIntervalMs),
+    onChange(ready, err) {
+      const status = ready
+        ? HealthCheckResponse_ServingStatus.SERVING
+        : HealthCheckResponse_ServingStatus.NOT_SERVING;
+      health.setStatus("", status);
+      health.setStatus(MetricsServiceDesc.typeName, status);
+      if (ready) logger.info({ datasource: datasource.name }, "ready: the upstream answers");
+      else logger.warn({ err, datasource: datasource.name }, "not ready: the upstream does not answer");
+    },
+  });
+  await readiness.start();
   const calls = new InFlightCalls();
   const metrics = metricsHandler(service);
   const healthImpl = healthService(health);
@@ -62,7 +89,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
       router.service(Health, healthImpl);
       registerReflection(router, [MetricsServiceDesc, Health]);
     },
-    interceptors: [callInterceptor(logger)],
+    interceptors: [callInterceptor(logger, selfMetrics)],
     readMaxBytes: MAX_REQUEST_BYTES,
     writeMaxBytes: MAX_RESPONSE_BYTES,
     calls,
@@ -73,6 +100,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     readMaxBytes: MAX_REQUEST_BYTES,
     writeMaxBytes: MAX_RESPONSE_BYTES,
     calls,
+    counter: selfMetrics,
     fallback: connect.stream,
   });
   const transport = await listen({
@@ -82,6 +110,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     onStream,
     onRequest: connect.request,
   }).catch(async (err: unknown) => {
+    readiness.stop();
     await datasource.close();
     throw err;
   });
@@ -93,9 +122,30 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     },
     "serving gRPC, gRPC-Web and Connect",
   );
+  let stopping = false;
+  let admin: AdminServer | undefined;
+  if (config.server.admin) {
+    admin = await listenAdmin({
+      ...config.server.admin,
+      ready: () => !stopping && readiness.ready,
+      metrics: () => selfMetrics.scrape(),
+    }).catch(async (err: unknown) => {
+      readiness.stop();
+      transport.destroy();
+      await Promise.all([transport.drain(), datasource.close()]);
+      throw err;
+    });
+    // Not under "listen": that field names the gRPC port (scripts and tests read it).
+    logger.info(
+      { admin: `${config.server.admin.host}:${admin.port}` },
+      "serving /healthz, /readyz and /metrics",
+    );
+  }
 
-  let stopping: Promise<void> | undefined;
+  let stopped: Promise<void> | undefined;
   const stop = async () => {
+    stopping = true;
+    readiness.stop();
     health.shutdown();
     let hardStop: NodeJS.Timeout | undefined;
     const grace = setTimeout(() => {
@@ -112,7 +162,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     await transport.drain();
     clearTimeout(grace);
     clearTimeout(hardStop);
-    // Until the self-metrics endpoint exists, the one place these counts show is the last log line.
+    // /metrics shows them while the service runs; the last log line keeps the final counts.
+    await admin?.close();
     logger.info(
       { sharedQueries: datasource.counts },
       "upstream queries shared (coalesced, cache hits and misses)",
@@ -121,9 +172,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   };
   return {
     port: transport.port,
+    adminPort: admin?.port,
     stop() {
-      stopping ??= stop();
-      return stopping;
+      stopped ??= stop();
+      return stopped;
     },
   };
 }

@@ -3,6 +3,7 @@ import type { DomainRef, KeystoneConfig, KeystoneCredentials, UserRef } from "..
 import { MetricsAccessError } from "../errors.js";
 import type { CatalogService } from "./catalog.js";
 import { transportError } from "./upstream-errors.js";
+import { measured, type UpstreamObserver } from "./upstream-observer.js";
 
 /** A Keystone v3 token with what the service reads of it. */
 export interface KeystoneToken {
@@ -22,9 +23,12 @@ export class KeystoneClient {
   readonly #config: KeystoneConfig;
   readonly #pool: Pool;
   readonly #tokensPath: string;
+  readonly #observe: UpstreamObserver | undefined;
 
-  constructor(config: KeystoneConfig) {
+  /** `observe` is told of every request's outcome and duration (the self-metrics). */
+  constructor(config: KeystoneConfig, observe?: UpstreamObserver) {
     this.#config = config;
+    this.#observe = observe;
     const url = new URL(config.authUrl);
     const base = url.pathname.replace(/\/+$/, "");
     // keystoneauth's v3 plugins: an auth_url ending in v3 is the v3 root; otherwise append /v3.
@@ -48,19 +52,23 @@ export class KeystoneClient {
     let subject: string | string[] | undefined;
     let text: string;
     try {
-      const res = await this.#pool.request({
-        method: "POST",
-        path: this.#tokensPath,
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json",
-          "user-agent": "metrics-access",
-        },
-        body: JSON.stringify(authRequest(this.#config.credentials)),
-      });
-      status = res.statusCode;
-      subject = res.headers["x-subject-token"];
-      text = await res.body.text();
+      ({ status, subject, text } = await measured(this.#observe, "keystone", undefined, async () => {
+        const res = await this.#pool.request({
+          method: "POST",
+          path: this.#tokensPath,
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json",
+            "user-agent": "metrics-access",
+          },
+          body: JSON.stringify(authRequest(this.#config.credentials)),
+        });
+        return {
+          status: res.statusCode,
+          subject: res.headers["x-subject-token"],
+          text: await res.body.text(),
+        };
+      }));
     } catch (err) {
       throw transportError("Keystone", "auth/tokens", err, this.#config.timeoutMs);
     }

@@ -2,6 +2,7 @@ import { Pool } from "undici";
 import type { TlsMaterial } from "../config/types.js";
 import { MetricsAccessError } from "../errors.js";
 import { transportError, type UpstreamName, upstreamDetail } from "./upstream-errors.js";
+import { measured, type UpstreamObserver } from "./upstream-observer.js";
 
 /** One element of an instant vector, as Prometheus returns it. */
 export interface Sample {
@@ -30,6 +31,8 @@ export interface PrometheusHttpOptions {
   readonly timeoutMs: number;
   /** Sent as Authorization on every request (basic auth for direct Prometheus). */
   readonly authorization?: string | undefined;
+  /** Told of every request's outcome and duration (the self-metrics), labelled with the upstream. */
+  readonly observe?: UpstreamObserver | undefined;
 }
 
 export interface RequestOptions {
@@ -121,6 +124,11 @@ export class PrometheusHttpClient {
     return data;
   }
 
+  /** GET /api/v1/status/buildinfo: the cheapest answer that proves Prometheus serves its API. */
+  async buildInfo(options: RequestOptions = {}): Promise<void> {
+    await this.#request("status/buildinfo", {}, options);
+  }
+
   /** GET (or POST, form-encoded) /api/v1/<endpoint>; returns the envelope's `data`. */
   async #request(
     endpoint: string,
@@ -141,15 +149,21 @@ export class PrometheusHttpClient {
     let status: number;
     let text: string;
     try {
-      const res = await this.#pool.request({
-        method: post ? "POST" : "GET",
-        path,
-        headers,
-        body: post ? query : null,
-        signal: options.signal ?? null,
-      });
-      status = res.statusCode;
-      text = await res.body.text();
+      ({ status, text } = await measured(
+        this.#options.observe,
+        upstream === "Aetos" ? "aetos" : "prometheus",
+        options.signal,
+        async () => {
+          const res = await this.#pool.request({
+            method: post ? "POST" : "GET",
+            path,
+            headers,
+            body: post ? query : null,
+            signal: options.signal ?? null,
+          });
+          return { status: res.statusCode, text: await res.body.text() };
+        },
+      ));
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
       throw transportError(upstream, endpoint, err, this.#options.timeoutMs);

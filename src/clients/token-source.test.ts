@@ -118,4 +118,37 @@ describe("TokenSource", () => {
     tokens.invalidate(token);
     await expect(tokens.token()).rejects.toThrow("keystone down");
   });
+
+  it("tells authentications from renewals, and failures from successes", async () => {
+    let clock = 0;
+    const now = () => clock;
+    const keystone = issuer(3_600_000, now);
+    let fail = false;
+    const seen: string[] = [];
+    const tokens = new TokenSource(
+      async () => {
+        if (fail) throw new Error("keystone down");
+        return await keystone.issue();
+      },
+      { now, onIssued: (kind, ok) => seen.push(`${kind}:${ok}`), onRenewalFailure: () => {} },
+    );
+    const first = await tokens.token();
+    clock = 3_600_000 - RENEW_BEFORE_MS;
+    await tokens.token();
+    await settle();
+    fail = true;
+    clock = 2 * 3_600_000 - RENEW_BEFORE_MS - STILL_USABLE_MS + 1;
+    await expect(tokens.token()).rejects.toThrow("keystone down");
+    fail = false;
+    tokens.invalidate(await tokens.token());
+    await tokens.token();
+    expect(first.value).toBe("token-1");
+    expect(seen).toEqual([
+      "authentication:true",
+      "renewal:true",
+      "renewal:false",
+      "renewal:true",
+      "authentication:true",
+    ]);
+  });
 });

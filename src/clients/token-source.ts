@@ -10,7 +10,14 @@ export interface TokenSourceOptions {
   readonly now?: () => number;
   /** Called when a background renewal fails; the cached token is still used. */
   readonly onRenewalFailure?: (err: unknown, token: KeystoneToken) => void;
+  /**
+   * Called when an issue ends: "authentication" when no token was held (the first, or after a 401
+   * dropped it or it expired), "renewal" when one was held and near its end.
+   */
+  readonly onIssued?: ((kind: TokenIssueKind, ok: boolean) => void) | undefined;
 }
+
+export type TokenIssueKind = "authentication" | "renewal";
 
 /**
  * The service's Keystone token: cached, renewed when it has less than two minutes left, and
@@ -23,6 +30,7 @@ export class TokenSource {
   readonly #issue: () => Promise<KeystoneToken>;
   readonly #now: () => number;
   readonly #onRenewalFailure: (err: unknown, token: KeystoneToken) => void;
+  readonly #onIssued: (kind: TokenIssueKind, ok: boolean) => void;
   #current: KeystoneToken | undefined;
   readonly #issuing = new SingleFlight<"token", KeystoneToken>();
 
@@ -30,6 +38,7 @@ export class TokenSource {
     this.#issue = issue;
     this.#now = options.now ?? Date.now;
     this.#onRenewalFailure = options.onRenewalFailure ?? (() => {});
+    this.#onIssued = options.onIssued ?? (() => {});
   }
 
   /**
@@ -40,8 +49,16 @@ export class TokenSource {
     const current = this.#current;
     const left = current ? current.expiresAt - this.#now() : 0;
     if (current && left > RENEW_BEFORE_MS) return current;
+    const kind: TokenIssueKind = current && left > 0 ? "renewal" : "authentication";
     const issue = async () => {
-      const token = await this.#issue();
+      let token: KeystoneToken;
+      try {
+        token = await this.#issue();
+      } catch (err) {
+        this.#onIssued(kind, false);
+        throw err;
+      }
+      this.#onIssued(kind, true);
       this.#current = token;
       return token;
     };

@@ -70,6 +70,8 @@ describe("loadConfig with direct Prometheus", () => {
       targetRefreshIntervalMs: 10_000,
       seriesRefreshIntervalMs: 10_000,
       queryCacheTtlMs: 0,
+      admin: { host: "127.0.0.1", port: 9464 },
+      readinessIntervalMs: 5000,
     });
     expect(config.datasource).toEqual({
       kind: "prometheus",
@@ -374,6 +376,17 @@ timeout = 0
   ])("rejects %s (%s)", (line) => {
     const problems = problemsWith(`${PROM}[metrics_access]\n${line}\n`);
     expect(problems).toEqual([expect.stringMatching(/^\[metrics_access\] listen: /)]);
+  });
+
+  it("reads admin_listen and readiness_interval; an empty admin_listen turns the admin port off", () => {
+    const config = loadConf(`${PROM}[metrics_access]\nadmin_listen = [::]:9100\nreadiness_interval = 0.5\n`);
+    expect(config.server).toMatchObject({ admin: { host: "::", port: 9100 }, readinessIntervalMs: 500 });
+    expect(loadConf(`${PROM}[metrics_access]\nadmin_listen =\n`).server.admin).toBeUndefined();
+    expect(loadConf(PROM, { METRICS_ACCESS__METRICS_ACCESS__ADMIN_LISTEN: "" }).server.admin).toBeUndefined();
+    expect(problemsWith(`${PROM}[metrics_access]\nadmin_listen = 9464\nreadiness_interval = 0\n`)).toEqual([
+      expect.stringMatching(/^\[metrics_access\] admin_listen: /),
+      expect.stringMatching(/^\[metrics_access\] readiness_interval "0": /),
+    ]);
   });
 
   it("requires tls_certfile and tls_keyfile together", () => {

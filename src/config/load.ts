@@ -106,6 +106,13 @@ function readServer(r: OptionReader): ServerConfig {
   if (!listen) {
     r.problems.push(`[${SERVICE_SECTION}] listen: must be host:port, e.g. 127.0.0.1:50051 or [::1]:50051`);
   }
+  const adminValue = r.string(SERVICE_SECTION, "admin_listen");
+  const admin = adminValue === undefined ? undefined : parseListen(adminValue);
+  if (adminValue !== undefined && !admin) {
+    r.problems.push(
+      `[${SERVICE_SECTION}] admin_listen: must be host:port, e.g. 0.0.0.0:9464 or [::]:9464, or empty to turn it off`,
+    );
+  }
   const cert = r.file(SERVICE_SECTION, "tls_certfile");
   const key = r.file(SERVICE_SECTION, "tls_keyfile");
   if (r.isSet(SERVICE_SECTION, "tls_certfile") !== r.isSet(SERVICE_SECTION, "tls_keyfile")) {
@@ -120,6 +127,8 @@ function readServer(r: OptionReader): ServerConfig {
     targetRefreshIntervalMs: r.number(SERVICE_SECTION, "target_refresh_interval", 0) * 1000,
     seriesRefreshIntervalMs: r.number(SERVICE_SECTION, "series_refresh_interval", 0) * 1000,
     queryCacheTtlMs: r.number(SERVICE_SECTION, "query_cache_ttl", 0) * 1000,
+    admin,
+    readinessIntervalMs: r.number(SERVICE_SECTION, "readiness_interval", 0.1, 3600) * 1000,
   };
 }
 

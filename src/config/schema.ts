@@ -31,6 +31,20 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     section: SERVICE_SECTION,
+    name: "admin_listen",
+    type: "string",
+    default: "127.0.0.1:9464",
+    help: "Address and port of the admin HTTP server (GET /healthz, /readyz and /metrics), apart from the gRPC port; empty turns it off. In a sidecar, 0.0.0.0:9464 lets kubelet probe it while listen stays on loopback.",
+  },
+  {
+    section: SERVICE_SECTION,
+    name: "readiness_interval",
+    type: "number",
+    default: "5",
+    help: "Seconds between two probes of the upstream (Prometheus, or the Keystone token and Aetos), each given as long to answer (1 s at least). /readyz and the gRPC health service follow the last probe.",
+  },
+  {
+    section: SERVICE_SECTION,
     name: "log_level",
     type: "string",
     default: "info",

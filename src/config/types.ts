@@ -20,6 +20,9 @@ export interface ServerConfig {
   readonly seriesRefreshIntervalMs: number;
   /** 0: no result cache. */
   readonly queryCacheTtlMs: number;
+  /** Where the admin HTTP server (healthz, readyz, metrics) listens; undefined: off. */
+  readonly admin: { readonly host: string; readonly port: number } | undefined;
+  readonly readinessIntervalMs: number;
 }
 
 /** PEM material read at start-up; absent members mean the system default (system CAs, no client cert). */

@@ -5,7 +5,14 @@ import { TokenSource } from "../clients/token-source.js";
 import type { AetosSourceConfig, MetricLabels } from "../config/types.js";
 import { isMetricsAccessError, MetricsAccessError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { ActiveTarget, CallOptions, Datasource, QueryOptions, Sample } from "./datasource.js";
+import type {
+  ActiveTarget,
+  CallOptions,
+  Datasource,
+  DatasourceHooks,
+  QueryOptions,
+  Sample,
+} from "./datasource.js";
 
 /** Roles Aetos's default policy lets see every project's series (telemetry:*:all_projects). */
 const PRIVILEGED_ROLES: ReadonlySet<string> = new Set(["admin", "service"]);
@@ -30,6 +37,7 @@ export class AetosDatasource implements Datasource {
     keystone: KeystoneClient,
     tokens: TokenSource,
     endpoint: string,
+    hooks: DatasourceHooks,
   ) {
     this.labels = config.labels;
     this.#keystone = keystone;
@@ -54,6 +62,7 @@ export class AetosDatasource implements Datasource {
       // The configured CA verifies Aetos too; observabilityclient replaces it with the system store.
       tls: split.origin.startsWith("https:") ? config.keystone.tls : undefined,
       timeoutMs: config.keystone.timeoutMs,
+      observe: hooks.observe,
     });
   }
 
@@ -64,8 +73,9 @@ export class AetosDatasource implements Datasource {
   static async connect(
     config: AetosSourceConfig,
     logger: Logger,
+    hooks: DatasourceHooks = {},
   ): Promise<{ datasource: AetosDatasource; endpoint: string }> {
-    const keystone = new KeystoneClient(config.keystone);
+    const keystone = new KeystoneClient(config.keystone, hooks.observe);
     const tokens = new TokenSource(
       async () => {
         const token = await keystone.issueToken();
@@ -81,6 +91,7 @@ export class AetosDatasource implements Datasource {
             { err, expiresAt: new Date(token.expiresAt).toISOString() },
             "keystone token renewal failed: using the current token until it expires",
           ),
+        onIssued: hooks.onTokenIssued,
       },
     );
     try {
@@ -99,7 +110,7 @@ export class AetosDatasource implements Datasource {
           { reason: "CATALOG_NO_ENDPOINT" },
         );
       }
-      return { datasource: new AetosDatasource(config, keystone, tokens, endpoint), endpoint };
+      return { datasource: new AetosDatasource(config, keystone, tokens, endpoint, hooks), endpoint };
     } catch (err) {
       await keystone.close();
       throw err;
@@ -129,6 +140,11 @@ export class AetosDatasource implements Datasource {
     const token = await this.#tokens.token(options.signal);
     if (!token.roles.some((role) => PRIVILEGED_ROLES.has(role))) return undefined;
     return await this.#withToken(options, (request) => this.#client.seriesNames(request));
+  }
+
+  /** A token held (issued anew if the cached one is gone) and Aetos answering a query with it. */
+  async probe(options: CallOptions): Promise<void> {
+    await this.#withToken(options, (request) => this.#client.query("vector(1)", request));
   }
 
   async close(): Promise<void> {

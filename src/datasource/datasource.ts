@@ -1,4 +1,6 @@
 import type { ActiveTarget, Sample } from "../clients/prometheus-http.js";
+import type { TokenIssueKind } from "../clients/token-source.js";
+import type { UpstreamObserver } from "../clients/upstream-observer.js";
 import type { MetricLabels } from "../config/types.js";
 
 export type { ActiveTarget, Sample };
@@ -6,6 +8,14 @@ export type { ActiveTarget, Sample };
 export interface CallOptions {
   /** The caller's deadline and cancellation; the upstream request is aborted with it. */
   readonly signal?: AbortSignal | undefined;
+}
+
+/** What a datasource reports for the self-metrics. */
+export interface DatasourceHooks {
+  /** Every upstream HTTP request (Prometheus, Aetos, Keystone), once it has ended. */
+  readonly observe?: UpstreamObserver | undefined;
+  /** Every Keystone token issue, once it has ended (Aetos only). */
+  readonly onTokenIssued?: ((kind: TokenIssueKind, ok: boolean) => void) | undefined;
 }
 
 export interface QueryOptions extends CallOptions {
@@ -36,5 +46,10 @@ export interface Datasource {
    * (Aetos narrows them to the token's project unless the token is privileged).
    */
   seriesNames(options: CallOptions): Promise<string[] | undefined>;
+  /**
+   * Resolves when the upstream answers (readiness): Prometheus answers its API; for Aetos, a
+   * Keystone token is held (or can be had) and Aetos answers a query with it. Rejects otherwise.
+   */
+  probe(options: CallOptions): Promise<void>;
   close(): Promise<void>;
 }

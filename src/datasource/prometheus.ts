@@ -1,6 +1,13 @@
 import { PrometheusHttpClient, urlEncodedLength } from "../clients/prometheus-http.js";
 import type { MetricLabels, PrometheusSourceConfig } from "../config/types.js";
-import type { ActiveTarget, CallOptions, Datasource, QueryOptions, Sample } from "./datasource.js";
+import type {
+  ActiveTarget,
+  CallOptions,
+  Datasource,
+  DatasourceHooks,
+  QueryOptions,
+  Sample,
+} from "./datasource.js";
 
 /** Queries longer than this (URL-encoded) are POSTed: a long URL costs Prometheus more to read. */
 const POST_ABOVE = 2048;
@@ -12,7 +19,7 @@ export class PrometheusDatasource implements Datasource {
   readonly maxQueryLength = undefined;
   readonly #client: PrometheusHttpClient;
 
-  constructor(config: PrometheusSourceConfig) {
+  constructor(config: PrometheusSourceConfig, hooks: DatasourceHooks = {}) {
     this.labels = config.labels;
     const auth = config.basicAuth;
     this.#client = new PrometheusHttpClient({
@@ -21,6 +28,7 @@ export class PrometheusDatasource implements Datasource {
       rootPath: config.rootPath,
       tls: config.tls,
       timeoutMs: config.timeoutMs,
+      observe: hooks.observe,
       authorization: auth && `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`,
     });
   }
@@ -39,6 +47,10 @@ export class PrometheusDatasource implements Datasource {
 
   seriesNames(options: CallOptions): Promise<string[] | undefined> {
     return this.#client.seriesNames(options);
+  }
+
+  probe(options: CallOptions): Promise<void> {
+    return this.#client.buildInfo(options);
   }
 
   close(): Promise<void> {

@@ -35,6 +35,12 @@ class RecordingDatasource implements Datasource {
     return [];
   }
 
+  probes = 0;
+
+  async probe(): Promise<void> {
+    this.probes++;
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -114,5 +120,11 @@ describe("SharedQueries", () => {
     b.abort(new Error("b left"));
     await expect(second).rejects.toThrow("b left");
     expect(inner.sent[0]?.signal?.aborted).toBe(true);
+  });
+
+  it("passes the readiness probe through", async () => {
+    const inner = new RecordingDatasource();
+    await new SharedQueries(inner, { cacheTtlMs: 1000 }).probe({});
+    expect(inner.probes).toBe(1);
   });
 });

@@ -92,6 +92,10 @@ export class SharedQueries implements Datasource {
     return this.#inner.seriesNames(options);
   }
 
+  probe(options: CallOptions): Promise<void> {
+    return this.#inner.probe(options);
+  }
+
   close(): Promise<void> {
     this.#cache.clear();
     return this.#inner.close();

@@ -45,6 +45,8 @@ class FakeDatasource implements Datasource {
     return this.names;
   }
 
+  async probe(): Promise<void> {}
+
   async close(): Promise<void> {}
 }
 

@@ -17,6 +17,7 @@ import { grpcStatusHeaders } from "./grpc-status.js";
 import { MAX_TIMER_MS, parseGrpcTimeout } from "./grpc-timeout.js";
 import type { InFlightCalls } from "./in-flight.js";
 import { REQUEST_ID_HEADER, requestIdFor, startCallLog } from "./interceptors.js";
+import type { RpcCounter } from "./self-metrics.js";
 
 /** What node:http2 hands a "stream" listener. */
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
@@ -92,6 +93,8 @@ export interface GrpcUnaryOptions {
   readonly readMaxBytes: number;
   readonly writeMaxBytes: number;
   readonly calls: InFlightCalls;
+  /** Counts every call for the self-metrics, as connect's interceptor does. */
+  readonly counter?: RpcCounter | undefined;
   /** Serves every stream the fast path does not. */
   readonly fallback: StreamHandler;
 }
@@ -118,7 +121,7 @@ function serveUnary(
 ): void {
   const offered = headers[REQUEST_ID_HEADER];
   const requestId = requestIdFor(typeof offered === "string" ? offered : undefined);
-  const log = startCallLog(options.logger, requestId, route.rpc);
+  const log = startCallLog(options.logger, requestId, route.rpc, options.counter);
   const contentType = headers["content-type"] ?? "application/grpc";
   const controller = options.calls.begin();
   const reader = new UnaryMessageReader(options.readMaxBytes);

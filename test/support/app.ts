@@ -69,6 +69,7 @@ export async function tryStartTestApp(options: Options): Promise<StartOutcome> {
       argv: [],
       env: asEnvironment({
         "metrics_access.listen": "127.0.0.1:0",
+        "metrics_access.admin_listen": "127.0.0.1:0",
         "metrics_access.log_level": "debug",
         ...options,
       }),

@@ -100,6 +100,12 @@ export async function startFakePrometheus(options: FakePrometheusOptions): Promi
       });
       return;
     }
+    if (url.pathname === "/api/v1/status/buildinfo") {
+      // What the service's readiness probe reads; not counted among the paths.
+      paths.pop();
+      json(res, 200, { status: "success", data: { version: "fake" } });
+      return;
+    }
     if (url.pathname === "/api/v1/label/__name__/values") {
       json(res, 200, { status: "success", data: [...series].sort() });
       return;

@@ -32,7 +32,13 @@ export interface ServiceProcess {
 export function spawnService(args: readonly string[], env: NodeJS.ProcessEnv = {}): ServiceProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    // The admin port on a free port, unless `env` says otherwise: 9464 would be taken by the first.
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      METRICS_ACCESS__METRICS_ACCESS__ADMIN_LISTEN: "127.0.0.1:0",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

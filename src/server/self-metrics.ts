@@ -1,0 +1,142 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import type { TokenIssueKind } from "../clients/token-source.js";
+import type { Backend, UpstreamOutcome } from "../clients/upstream-observer.js";
+import type { SharedQueryCounts } from "../datasource/shared-queries.js";
+
+/** gRPC method types as go-grpc-prometheus names them in grpc_type. */
+export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
+
+/** Counts one RPC: started now, handled when `handled` runs with the gRPC code's name ("OK", "NotFound"…). */
+export interface RpcCounter {
+  start(rpc: string, type: GrpcType): (code: string) => void;
+}
+
+/** connect's methodKind as grpc_type. */
+export function grpcType(methodKind: string): GrpcType {
+  switch (methodKind) {
+    case "server_streaming":
+      return "server_stream";
+    case "client_streaming":
+      return "client_stream";
+    case "bidi_streaming":
+      return "bidi_stream";
+    default:
+      return "unary";
+  }
+}
+
+const RPC_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface SelfMetricsOptions {
+  /** Process and Node.js runtime metrics (prom-client's collectDefaultMetrics); default true. */
+  readonly processMetrics?: boolean;
+}
+
+/**
+ * The service's own metrics, for GET /metrics on the admin port: per-RPC counters and latency
+ * (go-grpc-prometheus's grpc_server_* names, so existing dashboards work), upstream request latency
+ * by backend and outcome, Keystone token issues, the shared-query counts, and process metrics. One
+ * registry per app, so that several apps in one process (the tests) keep apart.
+ */
+export class SelfMetrics implements RpcCounter {
+  readonly registry = new Registry();
+  readonly #started: Counter<"grpc_service" | "grpc_method" | "grpc_type">;
+  readonly #handled: Counter<"grpc_service" | "grpc_method" | "grpc_type" | "grpc_code">;
+  readonly #handling: Histogram<"grpc_service" | "grpc_method" | "grpc_type">;
+  readonly #upstream: Histogram<"backend" | "outcome">;
+  readonly #authentications: Counter<"outcome">;
+  readonly #renewals: Counter<"outcome">;
+  #sharedQueries: () => SharedQueryCounts | undefined = () => undefined;
+
+  constructor(options: SelfMetricsOptions = {}) {
+    const registers = [this.registry];
+    const rpcLabels = ["grpc_service", "grpc_method", "grpc_type"] as const;
+    this.#started = new Counter({
+      name: "grpc_server_started_total",
+      help: "Total number of RPCs started on the server.",
+      labelNames: rpcLabels,
+      registers,
+    });
+    this.#handled = new Counter({
+      name: "grpc_server_handled_total",
+      help: "Total number of RPCs completed on the server, regardless of success or failure.",
+      labelNames: [...rpcLabels, "grpc_code"],
+      registers,
+    });
+    this.#handling = new Histogram({
+      name: "grpc_server_handling_seconds",
+      help: "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+      labelNames: rpcLabels,
+      buckets: RPC_BUCKETS,
+      registers,
+    });
+    this.#upstream = new Histogram({
+      name: "metrics_access_upstream_request_duration_seconds",
+      help: "Duration of HTTP requests to the upstreams (headers and body), by backend (prometheus, aetos, keystone) and outcome (success, http_error, transport_error, cancelled).",
+      labelNames: ["backend", "outcome"],
+      buckets: RPC_BUCKETS,
+      registers,
+    });
+    this.#authentications = new Counter({
+      name: "metrics_access_keystone_authentications_total",
+      help: "Keystone tokens issued while none was held (start-up, after a 401 or an expiry), by outcome (success, failure).",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.#renewals = new Counter({
+      name: "metrics_access_keystone_renewals_total",
+      help: "Keystone tokens issued to replace one near its expiry, by outcome (success, failure).",
+      labelNames: ["outcome"],
+      registers,
+    });
+    const sharedQueries = () => this.#sharedQueries();
+    new Counter({
+      name: "metrics_access_shared_queries_total",
+      help: "Instant queries not sent upstream or sent for others too, by result: cache_hit (answered from the cache), cache_miss (cache on, sent upstream), coalesced (joined an identical query in flight).",
+      labelNames: ["result"],
+      registers,
+      collect() {
+        const counts = sharedQueries();
+        if (counts === undefined) return;
+        this.reset();
+        this.inc({ result: "cache_hit" }, counts.cacheHits);
+        this.inc({ result: "cache_miss" }, counts.cacheMisses);
+        this.inc({ result: "coalesced" }, counts.coalesced);
+      },
+    });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  start(rpc: string, type: GrpcType): (code: string) => void {
+    const slash = rpc.lastIndexOf("/");
+    const labels = { grpc_service: rpc.slice(0, slash), grpc_method: rpc.slice(slash + 1), grpc_type: type };
+    this.#started.inc(labels);
+    const stopTimer = this.#handling.startTimer(labels);
+    return (code) => {
+      stopTimer();
+      this.#handled.inc({ ...labels, grpc_code: code });
+    };
+  }
+
+  /** An UpstreamObserver. */
+  readonly upstream = (backend: Backend, outcome: UpstreamOutcome, seconds: number): void => {
+    this.#upstream.observe({ backend, outcome }, seconds);
+  };
+
+  /** TokenSource's onIssued. */
+  readonly tokenIssued = (kind: TokenIssueKind, ok: boolean): void => {
+    (kind === "renewal" ? this.#renewals : this.#authentications).inc({
+      outcome: ok ? "success" : "failure",
+    });
+  };
+
+  /** Where the shared-query counts are read at every scrape. */
+  sharedQueriesFrom(read: () => SharedQueryCounts): void {
+    this.#sharedQueries = read;
+  }
+
+  /** The exposition text and its content type. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
