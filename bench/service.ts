@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { MetricsService } from "../src/gen/metricsaccess/v1/metrics_pb.js";
+import { asEnvironment } from "../test/support/environment.js";
 import { type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "../test/support/processes.js";
 
 /** Options as `section.option` → value, e.g. { "prometheus_client.host": "127.0.0.1" }. */
@@ -28,16 +29,6 @@ export interface BenchService {
 
 // /proc/<pid>/stat counts CPU time in clock ticks; the tick rate is the kernel's, not always 100.
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-
-function toEnvironment(options: ServiceOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(options)) {
-    const parts = key.split(".");
-    const option = parts.pop() ?? "";
-    env[`METRICS_ACCESS__${parts.join("__").toUpperCase()}__${option.toUpperCase()}`] = value;
-  }
-  return env;
-}
 
 export function cpuSecondsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -71,7 +62,7 @@ export async function startService(
         PATH: process.env.PATH ?? "/usr/bin:/bin",
         HOME: process.env.HOME ?? "/tmp",
         NODE_ENV: "production",
-        ...toEnvironment({
+        ...asEnvironment({
           "metrics_access.listen": `127.0.0.1:${port}`,
           "metrics_access.admin_listen": "127.0.0.1:0",
           ...options,

@@ -11,10 +11,10 @@ around) after a few untimed warm-up calls, and prints {"latencies_ms": [...]} as
 
 import json
 import sys
-import time
+
+from timing import print_latencies
 
 TIMEOUT_S = 30.0
-WARM_UP = 20
 
 
 def main():
@@ -46,16 +46,8 @@ def main():
                 timeout=TIMEOUT_S,
             )
 
-    # The first calls pay for the connection and HTTP/2 set-up, which no steady caller pays.
-    for i in range(WARM_UP):
-        request(offset + calls + i)
-    latencies = []
-    for i in range(calls):
-        started = time.perf_counter_ns()
-        request(offset + i)
-        latencies.append((time.perf_counter_ns() - started) / 1e6)
+    print_latencies(request, calls, offset)
     channel.close()
-    print(json.dumps({"latencies_ms": latencies}))
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ Prints {"latencies_ms": [...]} as one JSON line.
 
 import json
 import sys
-import time
 
 import requests
 
+from timing import print_latencies
+
 TIMEOUT_S = 30.0
-WARM_UP = 20
 
 
 def main():
@@ -33,16 +33,8 @@ def main():
         result = res.json()["data"]["result"]
         return float(result[0]["value"][1]) if result else None
 
-    # As for grpcio: the first calls pay for the connection.
-    for i in range(WARM_UP):
-        request(offset + calls + i)
-    latencies = []
-    for i in range(calls):
-        started = time.perf_counter_ns()
-        request(offset + i)
-        latencies.append((time.perf_counter_ns() - started) / 1e6)
+    print_latencies(request, calls, offset)
     session.close()
-    print(json.dumps({"latencies_ms": latencies}))
 
 
 if __name__ == "__main__":

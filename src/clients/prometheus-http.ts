@@ -33,6 +33,11 @@ export interface PrometheusHttpOptions {
   readonly authorization?: string | undefined;
   /** Told of every request's outcome and duration (the self-metrics), labelled with the upstream. */
   readonly observe?: UpstreamObserver | undefined;
+  /**
+   * POST an instant query as a form body once its encoded form is longer than this: a long URL
+   * costs Prometheus more to read. Unset: always GET (Aetos takes GET only).
+   */
+  readonly postQueriesAbove?: number | undefined;
 }
 
 export interface RequestOptions {
@@ -43,8 +48,6 @@ export interface RequestOptions {
 export interface QueryRequestOptions extends RequestOptions {
   /** Evaluation time, Unix seconds; unset: the server's "now", as Watcher sends it. */
   readonly time?: number | undefined;
-  /** POST the query as a form body: no URL length limit (Prometheus; Aetos takes GET only). */
-  readonly post?: boolean | undefined;
 }
 
 /** The length `text` takes as a URL query parameter value (form encoding is per character). */
@@ -55,7 +58,7 @@ export function urlEncodedLength(text: string): number {
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /**
- * The Prometheus HTTP API (GET forms only, because Aetos has no POST forms and no query_range),
+ * The Prometheus HTTP API (GET; POST for long queries where allowed, since Aetos has no POST forms),
  * over one keep-alive pool. Failures come out as MetricsAccessError with messages that carry no
  * URL, token or password; the upstream's own words go into `cause`, for the log.
  */
@@ -90,7 +93,7 @@ export class PrometheusHttpClient {
   async query(promql: string, options: QueryRequestOptions = {}): Promise<Sample[]> {
     const params: Record<string, string> = { query: promql };
     if (options.time !== undefined) params.time = String(options.time);
-    const data = await this.#request("query", params, options, options.post === true);
+    const data = await this.#request("query", params, options, this.#options.postQueriesAbove);
     if (!isRecord(data) || data.resultType !== "vector" || !Array.isArray(data.result)) {
       throw malformed(this.#options.upstream, "query result is not an instant vector");
     }
@@ -129,15 +132,19 @@ export class PrometheusHttpClient {
     await this.#request("status/buildinfo", {}, options);
   }
 
-  /** GET (or POST, form-encoded) /api/v1/<endpoint>; returns the envelope's `data`. */
+  /**
+   * GET /api/v1/<endpoint>, or POST with the same parameters as a form body when they encode longer
+   * than `postAbove`; returns the envelope's `data`.
+   */
   async #request(
     endpoint: string,
     params: Record<string, string>,
     options: RequestOptions,
-    post = false,
+    postAbove?: number,
   ): Promise<unknown> {
     const { upstream, rootPath, authorization } = this.#options;
     const query = new URLSearchParams(params).toString();
+    const post = postAbove !== undefined && query.length > postAbove;
     const path = `${rootPath}/api/v1/${endpoint}${query === "" || post ? "" : `?${query}`}`;
     const headers: Record<string, string> = {
       accept: "application/json",

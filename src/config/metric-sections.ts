@@ -2,10 +2,10 @@ import type { Subject } from "../metrics/catalogue.js";
 import type { MetricOverride } from "../metrics/catalogue-build.js";
 import type { IniSections, IniValue } from "./ini.js";
 import { METRIC_OPTIONS, METRIC_SECTION_PREFIX } from "./metric-schema.js";
+import { LABEL_NAME, parseBoolean } from "./options.js";
 
 const METRIC_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 const SERIES_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const UNIT = /^\S{1,32}$/;
 const ENV_PREFIX = "METRICS_ACCESS__METRIC__";
 
@@ -91,10 +91,8 @@ function readOne(
   const invertEntry = options.get("invert_min_max");
   let invertMinMax: boolean | undefined;
   if (invertEntry !== undefined) {
-    const value = invertEntry.value.trim().toLowerCase();
-    if (["true", "yes", "on", "1"].includes(value)) invertMinMax = true;
-    else if (["false", "no", "off", "0"].includes(value)) invertMinMax = false;
-    else fail("invert_min_max", invertEntry, "must be true or false");
+    invertMinMax = parseBoolean(invertEntry.value);
+    if (invertMinMax === undefined) fail("invert_min_max", invertEntry, "must be true or false");
   }
   if (problems.length > before) return undefined;
   return { name, section, series, template, subject, unit, label, invertMinMax, description, sources };

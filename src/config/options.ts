@@ -10,6 +10,17 @@ interface RawValue {
   readonly source: string;
 }
 
+/** A Prometheus label name. */
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** oslo.config's booleans: true/yes/on/1 and false/no/off/0, any case; undefined for anything else. */
+export function parseBoolean(text: string): boolean | undefined {
+  const value = text.trim().toLowerCase();
+  if (value === "true" || value === "yes" || value === "on" || value === "1") return true;
+  if (value === "false" || value === "no" || value === "off" || value === "0") return false;
+  return undefined;
+}
+
 /**
  * Typed reads of the options in schema.ts, collecting every problem instead of stopping at the
  * first, so that one start-up names all that is wrong. Messages name `[section] option` and never
@@ -82,11 +93,9 @@ export class OptionReader {
   boolean(section: string, name: string): boolean {
     const option = spec(section, name);
     const raw = this.#raw(option);
-    const value = raw?.value.trim().toLowerCase();
-    if (value === "true" || value === "yes" || value === "on" || value === "1") return true;
-    if (value === "false" || value === "no" || value === "off" || value === "0") return false;
-    this.fail(option, raw, "must be true or false");
-    return false;
+    const value = parseBoolean(raw?.value ?? "");
+    if (value === undefined) this.fail(option, raw, "must be true or false");
+    return value ?? false;
   }
 
   list(section: string, name: string): string[] | undefined {
@@ -114,7 +123,7 @@ export class OptionReader {
     const option = spec(section, name);
     const raw = this.#raw(option);
     const value = raw?.value ?? "";
-    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(value)) {
+    if (!LABEL_NAME.test(value)) {
       this.fail(option, raw, "must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)");
     }
     return value;

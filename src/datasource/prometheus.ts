@@ -29,12 +29,13 @@ export class PrometheusDatasource implements Datasource {
       tls: config.tls,
       timeoutMs: config.timeoutMs,
       observe: hooks.observe,
+      postQueriesAbove: POST_ABOVE,
       authorization: auth && `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`,
     });
   }
 
   instantQuery(promql: string, options: QueryOptions): Promise<Sample[]> {
-    return this.#client.query(promql, { ...options, post: urlEncodedLength(promql) > POST_ABOVE });
+    return this.#client.query(promql, options);
   }
 
   queryLength(promql: string): number {

@@ -47,8 +47,9 @@ export class HostDirectory {
 
   /** The host label value for a host name as Nova knows it. */
   async resolve(host: string, options: CallOptions = {}): Promise<string> {
-    const resolution = (await this.resolveAll([host], options)).get(host);
-    if (resolution === undefined || "error" in resolution) throw resolution?.error;
+    const snapshot = await this.#snapshotKnowing([host], options);
+    const resolution = this.#resolution(host, lookup(snapshot, host));
+    if ("error" in resolution) throw resolution.error;
     return resolution.labelValue;
   }
 
@@ -60,11 +61,15 @@ export class HostDirectory {
     hosts: readonly string[],
     options: CallOptions = {},
   ): Promise<Map<string, HostResolution>> {
-    let snapshot = this.#snapshot ?? (await this.#reload(options));
-    if (hosts.some((h) => lookup(snapshot, h) === undefined) && this.#mayReload(snapshot)) {
-      snapshot = await this.#reload(options);
-    }
+    const snapshot = await this.#snapshotKnowing(hosts, options);
     return new Map(hosts.map((host) => [host, this.#resolution(host, lookup(snapshot, host))]));
+  }
+
+  /** The current targets, re-read once (rate-limited) when one of `hosts` is not among them. */
+  async #snapshotKnowing(hosts: readonly string[], options: CallOptions): Promise<Snapshot> {
+    const snapshot = this.#snapshot ?? (await this.#reload(options));
+    if (hosts.every((h) => lookup(snapshot, h) !== undefined) || !this.#mayReload(snapshot)) return snapshot;
+    return await this.#reload(options);
   }
 
   #resolution(host: string, found: readonly string[] | undefined): HostResolution {

@@ -12,6 +12,7 @@ import {
   type GetInstanceMetricRequest,
 } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { WATCHER_HOST_METRICS, WATCHER_INSTANCE_METRICS } from "../support/watcher-metrics.js";
 
 const stack = inject("stack");
 
@@ -80,21 +81,8 @@ function expectUnknownMetric(err: ConnectError, metric: string, listed: readonly
   expect(err.metadata.get("x-error-reason")).toBe("UNKNOWN_METRIC");
 }
 
-const HOST_METRICS = [
-  "host_cpu_usage",
-  "host_ram_usage",
-  "host_outlet_temp",
-  "host_inlet_temp",
-  "host_airflow",
-  "host_power",
-];
-const INSTANCE_METRICS = [
-  "instance_cpu_usage",
-  "instance_ram_usage",
-  "instance_ram_allocated",
-  "instance_l3_cache_usage",
-  "instance_root_disk_size",
-];
+const HOST_METRICS = [...WATCHER_HOST_METRICS];
+const INSTANCE_METRICS = [...WATCHER_INSTANCE_METRICS];
 
 describe("GetHostMetric rejects bad fields with INVALID_ARGUMENT naming the field", () => {
   const cases: [string, HostInit, string][] = [

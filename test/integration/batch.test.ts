@@ -20,6 +20,7 @@ import { fleetWindow, ODD_HOST, SAMPLE_FLEET } from "../support/fleet.js";
 import { expectedCpuPercent, expectedOverTime, expectedValue } from "../support/fleet-expected.js";
 import type { PromAggregate } from "../support/fleet-promql.js";
 import { startFakePrometheus } from "../support/interop-fake-prometheus.js";
+import { WATCHER_HOST_METRICS, WATCHER_INSTANCE_METRICS } from "../support/watcher-metrics.js";
 
 const stack = inject("stack");
 const window = fleetWindow(stack.prometheus.startSec);
@@ -38,21 +39,8 @@ const OTHER_LABELS: Options = {
   "metric.instance_ram_usage.template":
     "{{agg}}_over_time(libvirt_domain_info_memory_usage_bytes{{{matcher}}}[{{period}}s]) / 1048576",
 };
-const HOST_METRICS = [
-  "host_cpu_usage",
-  "host_ram_usage",
-  "host_outlet_temp",
-  "host_inlet_temp",
-  "host_airflow",
-  "host_power",
-];
-const INSTANCE_METRICS = [
-  "instance_cpu_usage",
-  "instance_ram_usage",
-  "instance_ram_allocated",
-  "instance_l3_cache_usage",
-  "instance_root_disk_size",
-];
+const HOST_METRICS = [...WATCHER_HOST_METRICS];
+const INSTANCE_METRICS = [...WATCHER_INSTANCE_METRICS];
 const HOSTS = SAMPLE_FLEET.hosts.map((h) => h.fqdn);
 const INSTANCES = SAMPLE_FLEET.vms.map((vm) => ({ instanceId: vm.uuid, vcpus: vm.vcpus }));
 const AGGREGATES: [Aggregate, PromAggregate][] = [

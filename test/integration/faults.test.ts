@@ -11,7 +11,8 @@ import { promisify } from "node:util";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
-import { asEnvironment, callError, startTestApp, type TestApp } from "../support/app.js";
+import { callError, startTestApp, type TestApp } from "../support/app.js";
+import { asEnvironment } from "../support/environment.js";
 import {
   type FakePrometheus,
   startFakePrometheus,

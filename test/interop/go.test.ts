@@ -15,6 +15,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { closeClient, grpc, grpcClient, unary } from "../support/interop-grpc.js";
+import {
+  type ClientLine,
+  generatePythonStubs,
+  parseClientLines,
+  runPythonClient,
+} from "../support/interop-python.js";
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -22,11 +28,8 @@ const GO = "/usr/bin/go";
 const PROTOC_GEN_GO = "/usr/bin/protoc-gen-go";
 const PROTOC_GEN_GO_GRPC = "/usr/bin/protoc-gen-go-grpc";
 const GOCODE = "/usr/share/gocode";
-const PYTHON = "/usr/bin/python3";
-const GRPC_PYTHON_PLUGIN = "/usr/bin/grpc_python_plugin";
 /** Relative to ROOT: GOPATH-mode go build takes no absolute package path. */
 const GO_CLIENT = "./examples/go";
-const PY_CLIENT = join(ROOT, "test/interop/python/client.py");
 /** The import path the stubs get (the proto has no go_package: the contract is frozen). */
 const GO_IMPORT = "metricsaccess/gen/metricsaccess/v1;metricsaccessv1";
 /** Kept between runs (.run is ignored by git), so only the first run compiles grpc-go. */
@@ -41,7 +44,7 @@ let pyGenDir: string;
 
 beforeAll(async () => {
   // Fail, never skip, when a tool is missing.
-  for (const tool of [GO, PROTOC_GEN_GO, PROTOC_GEN_GO_GRPC, PYTHON, GRPC_PYTHON_PLUGIN]) {
+  for (const tool of [GO, PROTOC_GEN_GO, PROTOC_GEN_GO_GRPC]) {
     await access(tool, constants.X_OK);
   }
   await access(join(GOCODE, "src/google.golang.org/grpc"));
@@ -70,20 +73,7 @@ beforeAll(async () => {
     ],
     { cwd: ROOT },
   );
-  await execFileAsync(
-    "protoc",
-    [
-      "-I",
-      "proto",
-      `--python_out=${pyGenDir}`,
-      `--grpc_python_out=${pyGenDir}`,
-      `--plugin=protoc-gen-grpc_python=${GRPC_PYTHON_PLUGIN}`,
-      "metricsaccess/v1/metrics.proto",
-      "google/rpc/status.proto",
-      "google/rpc/error_details.proto",
-    ],
-    { cwd: ROOT },
-  );
+  await generatePythonStubs(pyGenDir);
   // Offline: GOPATH mode over Debian's packaged sources, no module proxy, no network.
   await execFileAsync(GO, ["build", "-trimpath", "-o", goBinary, GO_CLIENT], {
     cwd: ROOT,
@@ -110,32 +100,13 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-type Line = Record<string, unknown> & { case: string };
-
-function parseLines(stdout: string): Map<string, Line> {
-  const lines = stdout
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as Line);
-  return new Map(lines.map((l) => [l.case, l]));
-}
-
-async function runGoClient(requestId: string): Promise<Map<string, Line>> {
+async function runGoClient(requestId: string): Promise<Map<string, ClientLine>> {
   const { stdout } = await execFileAsync(goBinary, [`127.0.0.1:${service.app.port}`, requestId], {
     cwd: ROOT,
     timeout: 20_000,
     env: { PATH: "/usr/bin:/bin" },
   });
-  return parseLines(stdout);
-}
-
-async function runPythonClient(requestId: string): Promise<Map<string, Line>> {
-  const { stdout } = await execFileAsync(
-    PYTHON,
-    [PY_CLIENT, pyGenDir, `127.0.0.1:${service.app.port}`, requestId],
-    { cwd: ROOT, timeout: 20_000, env: { PATH: "/usr/bin:/bin", PYTHONNOUSERSITE: "1" } },
-  );
-  return parseLines(stdout);
+  return parseClientLines(stdout);
 }
 
 describe("Go grpc-go client (examples/go) with generated stubs", () => {
@@ -204,7 +175,10 @@ describe("Go grpc-go client (examples/go) with generated stubs", () => {
   });
 
   it("prints what the Python grpcio client prints for the same requests", async () => {
-    const [go, py] = await Promise.all([runGoClient("go-interop-0002"), runPythonClient("py-interop-0002")]);
+    const [go, py] = await Promise.all([
+      runGoClient("go-interop-0002"),
+      runPythonClient(pyGenDir, `127.0.0.1:${service.app.port}`, "py-interop-0002"),
+    ]);
     const valueKeys = [
       "metric",
       "has_value",
@@ -216,7 +190,7 @@ describe("Go grpc-go client (examples/go) with generated stubs", () => {
       "series_count",
     ];
     const errorKeys = ["code", "details", "error_reason", "info_reason", "info_domain", "violated_fields"];
-    const pick = (line: Line | undefined, keys: string[]) =>
+    const pick = (line: ClientLine | undefined, keys: string[]) =>
       Object.fromEntries(keys.map((k) => [k, line?.[k]]));
     for (const [name, keys] of [
       ["host_cpu", [...valueKeys, "has_result"]],

@@ -6,6 +6,7 @@ import { type RunningApp, startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/load.js";
 import { MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { createLogger } from "../../src/log.js";
+import { asEnvironment } from "./environment.js";
 
 /** Options as `section.option` → value, e.g. { "prometheus_client.host": "127.0.0.1" }. */
 export type Options = Record<string, string>;
@@ -29,18 +30,6 @@ export async function callError(call: Promise<unknown>): Promise<ConnectError> {
   );
   if (!(err instanceof ConnectError)) throw err;
   return err;
-}
-
-/** The options as the environment overrides an operator would set. */
-export function asEnvironment(options: Options): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(options)) {
-    // "metric.<name>.<option>" is a [metric.<name>] section's option: METRICS_ACCESS__METRIC__<NAME>__<OPTION>.
-    const parts = key.split(".");
-    const option = parts.pop() ?? "";
-    env[`METRICS_ACCESS__${parts.join("__").toUpperCase()}__${option.toUpperCase()}`] = value;
-  }
-  return env;
 }
 
 export type StartOutcome =

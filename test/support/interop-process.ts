@@ -143,7 +143,8 @@ export async function runMain(
 export function iniText(options: Options): string {
   const sections = new Map<string, string[]>();
   for (const [key, value] of Object.entries(options)) {
-    const [section = "", option = ""] = key.split(".");
+    const split = key.lastIndexOf(".");
+    const [section, option] = [key.slice(0, split), key.slice(split + 1)];
     const lines = sections.get(section) ?? [];
     lines.push(`${option} = ${value}`);
     sections.set(section, lines);
