@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
@@ -13,9 +13,12 @@ export default defineConfig({
         test: {
           name: "system",
           include: ["test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "test/deploy/**"],
           globalSetup: ["test/support/global-setup.ts"],
         },
       },
+      // The deployment examples, checked against the Kubernetes and Compose schemas: no process needed.
+      { extends: true, test: { name: "deploy", include: ["test/deploy/**/*.test.ts"] } },
     ],
   },
 });
