@@ -4,7 +4,7 @@
  * decoding, no logging, no upstream. What a caller pays to reach it is what no gRPC service can
  * save; the benchmark measures it in the same run to show which targets this machine puts out of
  * reach. With a Prometheus URL and a PromQL query it is the forwarding floor instead: each call also
- * sends that query to Prometheus (undici, as the service does) and reads the JSON answer before
+ * sends that query to Prometheus (undici, the leanest HTTP client Node has) and reads the JSON answer before
  * answering the fixed message — the least any gRPC service in front of Prometheus must do.
  * Usage: tsx bench/floor-server.ts PORT [PROMETHEUS_URL PROMQL] (prints "listening" when ready).
  */

@@ -86,7 +86,7 @@ export function invalidArgument(field: string, problem: string): MetricsAccessEr
   });
 }
 
-/** The `code` of a Node or undici error (ECONNREFUSED, UND_ERR_SOCKET, ENOENT, …), or `fallback`. */
+/** The `code` of an error (ECONNREFUSED, ENOENT, HEADERS_TIMEOUT, …), or `fallback`. */
 export function errorCodeOf(err: unknown, fallback: string): string {
   return err instanceof Error && "code" in err && err.code !== undefined ? String(err.code) : fallback;
 }

@@ -1,7 +1,7 @@
-import { Pool } from "undici";
 import type { DomainRef, KeystoneConfig, KeystoneCredentials, UserRef } from "../config/types.js";
 import { MetricsAccessError } from "../errors.js";
 import type { CatalogService } from "./catalog.js";
+import { HttpOrigin } from "./http-origin.js";
 import { transportError } from "./upstream-errors.js";
 import { measured, type UpstreamObserver } from "./upstream-observer.js";
 
@@ -21,7 +21,7 @@ export interface KeystoneToken {
  */
 export class KeystoneClient {
   readonly #config: KeystoneConfig;
-  readonly #pool: Pool;
+  readonly #http: HttpOrigin;
   readonly #tokensPath: string;
   readonly #observe: UpstreamObserver | undefined;
 
@@ -33,17 +33,15 @@ export class KeystoneClient {
     const base = url.pathname.replace(/\/+$/, "");
     // keystoneauth's v3 plugins: an auth_url ending in v3 is the v3 root; otherwise append /v3.
     this.#tokensPath = /\/v3$/.test(base) ? `${base}/auth/tokens` : `${base}/v3/auth/tokens`;
-    this.#pool = new Pool(url.origin, {
-      connections: 4,
-      headersTimeout: config.timeoutMs,
-      bodyTimeout: config.timeoutMs,
-      connect: {
-        timeout: Math.min(config.timeoutMs, 10_000),
-        ca: config.tls.ca,
-        cert: config.tls.cert,
-        key: config.tls.key,
-        rejectUnauthorized: config.tls.rejectUnauthorized,
-      },
+    this.#http = new HttpOrigin({
+      origin: url.origin,
+      tls: config.tls,
+      connectTimeoutMs: Math.min(config.timeoutMs, 10_000),
+      timeoutMs: config.timeoutMs,
+      maxSockets: 4,
+      // A token with a large catalog is tens of kilobytes; anything near this is not Keystone.
+      maxResponseBytes: 16 * 1024 * 1024,
+      idleTimeoutMs: 4_000,
     });
   }
 
@@ -52,8 +50,8 @@ export class KeystoneClient {
     let subject: string | string[] | undefined;
     let text: string;
     try {
-      ({ status, subject, text } = await measured(this.#observe, "keystone", undefined, async () => {
-        const res = await this.#pool.request({
+      const answer = await measured(this.#observe, "keystone", undefined, () =>
+        this.#http.request({
           method: "POST",
           path: this.#tokensPath,
           headers: {
@@ -62,13 +60,10 @@ export class KeystoneClient {
             "user-agent": "metrics-access",
           },
           body: JSON.stringify(authRequest(this.#config.credentials)),
-        });
-        return {
-          status: res.statusCode,
-          subject: res.headers["x-subject-token"],
-          text: await res.body.text(),
-        };
-      }));
+        }),
+      );
+      ({ status, text } = answer);
+      subject = answer.headers["x-subject-token"];
     } catch (err) {
       throw transportError("Keystone", "auth/tokens", err, this.#config.timeoutMs);
     }
@@ -83,11 +78,11 @@ export class KeystoneClient {
   }
 
   /**
-   * Ends the pool at once. It runs after the server has drained, when the only requests left are
-   * shared loads nobody waits for, which a graceful close would wait out.
+   * Closes the connections at once. It runs after the server has drained, when the only requests
+   * left are shared loads nobody waits for, which a graceful close would wait out.
    */
   async close(): Promise<void> {
-    await this.#pool.destroy();
+    this.#http.close();
   }
 }
 

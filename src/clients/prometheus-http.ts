@@ -1,6 +1,6 @@
-import { Pool } from "undici";
 import type { TlsMaterial } from "../config/types.js";
 import { MetricsAccessError } from "../errors.js";
+import { HttpOrigin } from "./http-origin.js";
 import { transportError, type UpstreamName, upstreamDetail } from "./upstream-errors.js";
 import { measured, type UpstreamObserver } from "./upstream-observer.js";
 
@@ -59,30 +59,23 @@ const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The Prometheus HTTP API (GET; POST for long queries where allowed, since Aetos has no POST forms),
- * over one keep-alive pool. Failures come out as MetricsAccessError with messages that carry no
+ * over keep-alive connections. Failures come out as MetricsAccessError with messages that carry no
  * URL, token or password; the upstream's own words go into `cause`, for the log.
  */
 export class PrometheusHttpClient {
   readonly #options: PrometheusHttpOptions;
-  readonly #pool: Pool;
+  readonly #http: HttpOrigin;
 
   constructor(options: PrometheusHttpOptions) {
     this.#options = options;
-    this.#pool = new Pool(options.origin, {
-      connections: 32,
-      keepAliveTimeout: 10_000,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      maxResponseSize: MAX_RESPONSE_BYTES,
-      connect: {
-        timeout: Math.min(options.timeoutMs, 10_000),
-        ...(options.tls && {
-          ca: options.tls.ca,
-          cert: options.tls.cert,
-          key: options.tls.key,
-          rejectUnauthorized: options.tls.rejectUnauthorized,
-        }),
-      },
+    this.#http = new HttpOrigin({
+      origin: options.origin,
+      tls: options.tls,
+      connectTimeoutMs: Math.min(options.timeoutMs, 10_000),
+      timeoutMs: options.timeoutMs,
+      maxSockets: 32,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      idleTimeoutMs: 10_000,
     });
   }
 
@@ -160,16 +153,14 @@ export class PrometheusHttpClient {
         this.#options.observe,
         upstream === "Aetos" ? "aetos" : "prometheus",
         options.signal,
-        async () => {
-          const res = await this.#pool.request({
+        () =>
+          this.#http.request({
             method: post ? "POST" : "GET",
             path,
             headers,
-            body: post ? query : null,
-            signal: options.signal ?? null,
-          });
-          return { status: res.statusCode, text: await res.body.text() };
-        },
+            body: post ? query : undefined,
+            signal: options.signal,
+          }),
       ));
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
@@ -181,11 +172,11 @@ export class PrometheusHttpClient {
   }
 
   /**
-   * Ends the pool at once. It runs after the server has drained, when the only requests left are
-   * shared loads nobody waits for, which a graceful close would wait out.
+   * Closes the connections at once. It runs after the server has drained, when the only requests
+   * left are shared loads nobody waits for, which a graceful close would wait out.
    */
   async close(): Promise<void> {
-    await this.#pool.destroy();
+    this.#http.close();
   }
 }
 

@@ -172,12 +172,12 @@ describe("transportError", () => {
   });
 
   it("reports a connect timeout without claiming the request timeout (it is capped at 10 s)", () => {
-    const err = transportError("Aetos", "targets", withCode("UND_ERR_CONNECT_TIMEOUT"), 30_000);
+    const err = transportError("Aetos", "targets", withCode("CONNECT_TIMEOUT"), 30_000);
     expect(err.code).toBe("unavailable");
     expect(err.message).toBe("Aetos did not accept a connection for targets in time");
   });
 
-  it.each(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"])(
+  it.each(["HEADERS_TIMEOUT", "BODY_TIMEOUT"])(
     "reports %s as no answer within the timeout, in seconds",
     (code) => {
       const err = transportError("Aetos", "targets", withCode(code), 30_000);

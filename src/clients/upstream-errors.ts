@@ -81,11 +81,13 @@ export function transportError(
 ): MetricsAccessError {
   const code = errorCodeOf(err, "UNKNOWN");
   const message =
-    code === "UND_ERR_CONNECT_TIMEOUT"
+    code === "CONNECT_TIMEOUT"
       ? `${upstream} did not accept a connection for ${endpoint} in time`
-      : code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
+      : code === "HEADERS_TIMEOUT" || code === "BODY_TIMEOUT"
         ? `${upstream} did not answer ${endpoint} within ${timeoutMs / 1000} s`
-        : `${upstream} could not be reached for ${endpoint} (${code})`;
+        : code === "RESPONSE_TOO_LARGE"
+          ? `${upstream} sent an answer to ${endpoint} larger than this service reads`
+          : `${upstream} could not be reached for ${endpoint} (${code})`;
   return new MetricsAccessError("unavailable", message, { reason: "UPSTREAM_UNREACHABLE", cause: err });
 }
 
