@@ -27,6 +27,7 @@ export const SINGLE_CLIENTS = [
   "grpcio (Python) → service",
   "@grpc/grpc-js → fixed-answer gRPC server",
   "@grpc/grpc-js → forwarding gRPC server",
+  "grpcio (Python) → forwarding gRPC server",
 ] as const;
 export type SingleClient = (typeof SINGLE_CLIENTS)[number];
 
@@ -34,6 +35,7 @@ export async function singleCalls(
   workload: Workload,
   kind: "hosts" | "instances",
   python: PythonCallers,
+  forwardingTarget: string,
   rounds: number,
   calls: number,
 ): Promise<SingleCallResult[]> {
@@ -46,6 +48,7 @@ export async function singleCalls(
     "grpcio (Python) → service": (o) => python.grpcio(kind, calls, o),
     "@grpc/grpc-js → fixed-answer gRPC server": (o) => sequentialLatencies(workload.grpcFloor, calls, o),
     "@grpc/grpc-js → forwarding gRPC server": (o) => sequentialLatencies(workload.grpcForwardFloor, calls, o),
+    "grpcio (Python) → forwarding gRPC server": (o) => python.grpcio(kind, calls, o, forwardingTarget),
   };
   // The Node clients' first calls open connections and warm the JIT; the Python loops warm up themselves.
   for (const call of [

@@ -18,8 +18,8 @@ const PYTHON = "/usr/bin/python3";
 const PYTHON_ENV = { PATH: "/usr/bin:/bin", PYTHONNOUSERSITE: "1" };
 
 export interface PythonCallers {
-  /** Per-call milliseconds of `calls` grpcio calls through the service. */
-  grpcio(kind: "hosts" | "instances", calls: number, offset: number): Promise<number[]>;
+  /** Per-call milliseconds of `calls` grpcio calls through the service, or to `target` if given. */
+  grpcio(kind: "hosts" | "instances", calls: number, offset: number, target?: string): Promise<number[]>;
   /** Per-call milliseconds of `calls` requests straight to Prometheus. */
   requests(kind: "hosts" | "instances", calls: number, offset: number): Promise<number[]>;
 }
@@ -45,8 +45,8 @@ export async function preparePython(
     return parsed.latencies_ms;
   };
   return {
-    grpcio: (kind, calls, offset) =>
-      run("grpcio_loop.py", [genDir, serviceTarget, workloadFile, kind, String(calls), String(offset)]),
+    grpcio: (kind, calls, offset, target = serviceTarget) =>
+      run("grpcio_loop.py", [genDir, target, workloadFile, kind, String(calls), String(offset)]),
     requests: (kind, calls, offset) =>
       run("requests_loop.py", [prometheusUrl, workloadFile, kind, String(calls), String(offset)]),
   };

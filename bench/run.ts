@@ -121,8 +121,8 @@ try {
 
   phase("single calls, sequential");
   const single = [
-    ...(await singleCalls(hostW, "hosts", python, ROUNDS, CALLS)),
-    ...(await singleCalls(vmW, "instances", python, ROUNDS, CALLS)),
+    ...(await singleCalls(hostW, "hosts", python, floors.forwarding, ROUNDS, CALLS)),
+    ...(await singleCalls(vmW, "instances", python, floors.forwarding, ROUNDS, CALLS)),
   ];
   process.stdout.write(`\n${singleCallTable(single)}\n`);
 

@@ -12,6 +12,7 @@ const REQUESTS = "requests (Python) → Prometheus";
 const GRPC_JS = "@grpc/grpc-js → service";
 const FLOOR = "@grpc/grpc-js → fixed-answer gRPC server";
 const FORWARDING = "@grpc/grpc-js → forwarding gRPC server";
+const PY_FORWARDING = "grpcio (Python) → forwarding gRPC server";
 
 function verdict(targets: readonly Target[], met: (t: Target) => boolean): string {
   const n = targets.filter(met).length;
@@ -36,7 +37,14 @@ export function explanation(
   switch (id) {
     case "python": {
       const pyHop = grpcio - undici;
-      return `${head} For ${w}, grpcio through the service answered in ${fixed(grpcio, 2)} ms at p50 and requests straight to Prometheus in ${fixed(p50Of(r.single, w, REQUESTS), 2)} ms. Both make the same Prometheus query; the service path adds a second round trip, the requests path adds Python: requests spends ${fixed(requestsOverhead, 2)} ms per call more than undici on the same query (building the request, http.client, JSON decoding), while the service hop costs a grpcio caller ${fixed(pyHop, 2)} ms over undici direct (grpcio's client is C core). ${pyHop <= requestsOverhead ? "The hop is the cheaper of the two." : "The hop is the dearer of the two: the service's own time per call (next target) is what to cut."}`;
+      const requests = p50Of(r.single, w, REQUESTS);
+      const pyFloor = p50Of(r.single, w, PY_FORWARDING);
+      const floorRatio = pyFloor / requests;
+      const floorSentence =
+        floorRatio > 0.95
+          ? ` This machine leaves next to no room: grpcio to a server that does nothing but send the same query to Prometheus and answer a fixed message (bench/floor-server.ts) took ${fixed(pyFloor, 2)} ms, already ${fixed(floorRatio, 2)} × requests; the service adds ${fixed(grpcio - pyFloor, 2)} ms over that floor.`
+          : ` grpcio to a server that does nothing but send the same query to Prometheus and answer a fixed message (bench/floor-server.ts) took ${fixed(pyFloor, 2)} ms, ${fixed(floorRatio, 2)} × requests; the service adds ${fixed(grpcio - pyFloor, 2)} ms over that floor.`;
+      return `${head} For ${w}, grpcio through the service answered in ${fixed(grpcio, 2)} ms at p50 and requests straight to Prometheus in ${fixed(requests, 2)} ms. Both make the same Prometheus query; the service path adds a second round trip, the requests path adds Python: requests spends ${fixed(requestsOverhead, 2)} ms per call more than undici on the same query (building the request, http.client, JSON decoding), while the service hop costs a grpcio caller ${fixed(pyHop, 2)} ms over undici direct (grpcio's client is C core). ${pyHop <= requestsOverhead ? "The hop is the cheaper of the two." : "The hop is the dearer of the two: the service's own time per call (next target) is what to cut."}${floorSentence}`;
     }
     case "grpcjs": {
       const floor = p50Of(r.single, w, FLOOR);
@@ -46,7 +54,7 @@ export function explanation(
         best > 2
           ? ` This machine puts it out of reach: in the same run, grpc-js to a server that does nothing but send the same query to Prometheus and answer a fixed message (bench/floor-server.ts) took ${fixed(forwarding, 2)} ms at p50, already ${fixed(best, 2)} × direct; without Prometheus, the gRPC hop alone took ${fixed(floor, 2)} ms.`
           : ` The forwarding floor measured in the same run — grpc-js to a server that only sends the same query to Prometheus and answers a fixed message — took ${fixed(forwarding, 2)} ms, ${fixed(best, 2)} × direct: the target is within reach of a leaner service.`;
-      return `${head}${reach} Two times the floor leaves the service one more undici round trip (${fixed(undici, 2)} ms) for everything it does, its own call to Prometheus included; grpc-js through the service adds ${fixed(added, 2)} ms. ${p50Of(r.single, w, GRPC_JS) > grpcio ? `Part of that is the client: grpc-js spends more per call than grpcio on the same service (${fixed(p50Of(r.single, w, GRPC_JS), 2)} ms against ${fixed(grpcio, 2)} ms at p50). The rest is` : "It is"} the service's processing, ${fixed(cpuAt(1), 0)} µs of CPU per call at concurrency 1: HTTP/2 framing and the gRPC envelope, protobuf, validation, host resolution, rendering, undici's request to Prometheus and the JSON answer's parsing, and garbage collection; none of it overlaps with the upstream wait in a sequential caller.`;
+      return `${head}${reach} Two times the floor leaves the service one more undici round trip (${fixed(undici, 2)} ms) for everything it does, its own call to Prometheus included; grpc-js through the service adds ${fixed(added, 2)} ms. ${p50Of(r.single, w, GRPC_JS) > grpcio ? `Part of that is the client: grpc-js spends more per call than grpcio on the same service (${fixed(p50Of(r.single, w, GRPC_JS), 2)} ms against ${fixed(grpcio, 2)} ms at p50). The rest is` : "It is"} the service's processing, ${fixed(cpuAt(1), 0)} µs of CPU per call at concurrency 1: HTTP/2 framing and the gRPC envelope, protobuf, validation, host resolution, rendering, the HTTP request to Prometheus and the JSON answer's parsing, and garbage collection; none of it overlaps with the upstream wait in a sequential caller.`;
     }
     case "throughput": {
       const cores = (cpuAt(64) * rateAt(64)) / 1e6;
@@ -63,7 +71,7 @@ export function explanation(
     case "cpu":
       return `${head} ${fixed(cpuAt(16), 0)} µs per call at 16 callers (${fixed(cpuAt(64), 0)} µs at 64, ${fixed(cpuAt(1), 0)} µs at 1: batching in the event loop and in HTTP/2 amortises the fixed cost per wake-up). Where it goes: see the grpc-js target above.`;
     case "rss":
-      return `${head} A fresh service holds ${fixed(r.rss.idleBytes / MB, 0)} MB (VmHWM) after start-up and 200 warm-up calls, before any concurrency: Node.js itself, the loaded modules (connect, protobuf-es with the descriptors, undici, pino, the PromQL grammar) and the directory of 1,000 hosts. The rise under 64 callers is mostly V8's young generation growing ahead of garbage collection rather than data kept: a fresh service started with \`node --max-semi-space-size=2\` (what docs/performance.md recommends for sidecars, through NODE_OPTIONS) peaked at ${fixed(r.rss.peakBytesSmallYoung / MB, 0)} MB under the same load in this run. The target row is measured with Node's defaults. Batches of 5,000 instances need more (the table below), because a whole unfiltered answer is parsed at once.`;
+      return `${head} A fresh service holds ${fixed(r.rss.idleBytes / MB, 0)} MB (VmHWM) after start-up and 200 warm-up calls, before any concurrency: Node.js itself, the loaded modules (connect, protobuf-es with the descriptors, pino, prom-client, the PromQL grammar) and the directory of 1,000 hosts. The rise under 64 callers is mostly V8's young generation growing ahead of garbage collection rather than data kept: a fresh service started with \`node --max-semi-space-size=2\` (what docs/performance.md recommends for sidecars, through NODE_OPTIONS) peaked at ${fixed(r.rss.peakBytesSmallYoung / MB, 0)} MB under the same load in this run. The target row is measured with Node's defaults. Batches of 5,000 instances need more (the table below), because a whole unfiltered answer is parsed at once.`;
     case "batch":
       return `${head} One batch call runs one Prometheus query per metric (one per distinct vCPU count for instance CPU, which needs the count in its arithmetic) over every resource and filters in the service, against one round trip per resource for the sequential sweep. Through Aetos every single call also pays Aetos's Python request handling (keystonemiddleware's cached token check, the proxying), so the batch saves even more there.${instanceNote(r)}`;
     default:
