@@ -64,6 +64,24 @@ function fileNotFound(path: string): Error {
 }
 
 /**
+ * The environment the image sets (ENV in the last stage of the top-level Dockerfile): it overrides
+ * the ini files as any METRICS_ACCESS__… variable does, so the examples are judged with it.
+ */
+function imageEnvironment(): Record<string, string> {
+  const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
+  const lastStage = dockerfile.split(/^FROM\s/m).at(-1) ?? "";
+  const env: Record<string, string> = {};
+  for (const [, pairs = ""] of lastStage.matchAll(/^ENV\s+(.*)$/gm)) {
+    for (const [, key = "", quoted, bare] of pairs.matchAll(
+      /([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|(\S*))/g,
+    )) {
+      env[key] = quoted ?? bare ?? "";
+    }
+  }
+  return env;
+}
+
+/**
  * The configuration the container would load: its args, its literal environment, and the files of
  * the ConfigMaps and Secrets it mounts, at the paths it mounts them.
  */
@@ -87,7 +105,7 @@ function containerConfig(
     }
     for (const [key, text] of Object.entries(data)) files.set(`${mount.mountPath}/${key}`, text);
   }
-  const env: NodeJS.ProcessEnv = {};
+  const env: NodeJS.ProcessEnv = imageEnvironment();
   for (const variable of container.env ?? []) {
     if (variable.valueFrom)
       throw new Error(`${variable.name}: resolve valueFrom in this test before using it`);
@@ -146,6 +164,61 @@ function expectScrapeAnnotations(deployment: IDeployment, config: Config): void 
   });
 }
 
+/**
+ * The checks of the "restricted" Pod Security Standard that a Deployment can fail: host namespaces
+ * and ports, privileged containers, volume types, privilege escalation, capabilities, non-root,
+ * seccomp. A namespace labelled pod-security.kubernetes.io/enforce=restricted admits these pods.
+ */
+function restrictedProblems(deployment: IDeployment): string[] {
+  const pod = deployment.spec?.template.spec;
+  if (!pod) return ["no pod template"];
+  const problems: string[] = [];
+  if (pod.hostNetwork || pod.hostPID || pod.hostIPC) problems.push("host namespaces");
+  const allowedVolumes = new Set([
+    "configMap",
+    "secret",
+    "emptyDir",
+    "projected",
+    "downwardAPI",
+    "csi",
+    "ephemeral",
+    "persistentVolumeClaim",
+  ]);
+  for (const volume of pod.volumes ?? []) {
+    for (const type of Object.keys(volume).filter((k) => k !== "name")) {
+      if (!allowedVolumes.has(type)) problems.push(`volume ${volume.name}: ${type}`);
+    }
+  }
+  const podContext = pod.securityContext;
+  for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+    const context = container.securityContext;
+    const where = `container ${container.name}`;
+    if (container.ports?.some((p) => p.hostPort !== undefined)) problems.push(`${where}: hostPort`);
+    if (context?.privileged) problems.push(`${where}: privileged`);
+    if (context?.allowPrivilegeEscalation !== false)
+      problems.push(`${where}: allowPrivilegeEscalation is not false`);
+    if (!context?.capabilities?.drop?.includes("ALL"))
+      problems.push(`${where}: capabilities do not drop ALL`);
+    if ((context?.capabilities?.add ?? []).some((c) => c !== "NET_BIND_SERVICE"))
+      problems.push(`${where}: adds capabilities`);
+    if ((context?.runAsNonRoot ?? podContext?.runAsNonRoot) !== true)
+      problems.push(`${where}: runAsNonRoot is not true`);
+    if ((context?.runAsUser ?? podContext?.runAsUser) === 0) problems.push(`${where}: runs as uid 0`);
+    const seccomp = context?.seccompProfile?.type ?? podContext?.seccompProfile?.type;
+    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost")
+      problems.push(`${where}: no seccomp profile`);
+  }
+  return problems;
+}
+
+describe("the image the examples run", () => {
+  it("sets admin_listen through its environment, which the examples are judged with", () => {
+    expect(imageEnvironment()).toMatchObject({
+      METRICS_ACCESS__METRICS_ACCESS__ADMIN_LISTEN: "0.0.0.0:9464",
+    });
+  });
+});
+
 describe("the Kubernetes examples", () => {
   it("are the files this test knows", () => {
     expect(KUBERNETES_FILES).toEqual([
@@ -168,6 +241,14 @@ describe("the Kubernetes examples", () => {
 
   it("use no field their kinds lack", () => {
     expect(unknownFieldProblems(KUBERNETES_FILES.flatMap(readManifest))).toEqual([]);
+  });
+
+  it("run pods the restricted Pod Security Standard admits", () => {
+    const deployments = KUBERNETES_FILES.flatMap(readManifest).filter((d) => d.object.kind === "Deployment");
+    expect(deployments).toHaveLength(2);
+    for (const document of deployments) {
+      expect(restrictedProblems(document.object as unknown as IDeployment), document.file).toEqual([]);
+    }
   });
 
   describe("the sidecar", () => {
@@ -271,9 +352,13 @@ describe("the compose example", () => {
       const [from, to] = volume.split(":");
       if (from?.startsWith("./") && to) files.set(to, readFileSync(join(directory, from), "utf8"));
     }
+    const environment = isRecord(service.environment) ? service.environment : {};
     return loadConfig({
       argv: strings(service.command),
-      env: {},
+      env: {
+        ...imageEnvironment(),
+        ...Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
+      },
       readFile(path) {
         const text = files.get(path);
         if (text === undefined) throw fileNotFound(path);
@@ -369,6 +454,19 @@ describe("the validators reject broken examples", () => {
       expect.stringMatching(
         /initContainers\[0\]\.securityContext\.readOnlyRootFileSystem: .*'"readOnlyRootFileSystem"' does not exist/,
       ),
+    ]);
+  });
+
+  it("a privileged, root or escalating container fails the restricted checks", () => {
+    const broken = changed((o) => {
+      sidecarContainer(o).securityContext = { privileged: true, runAsUser: 0, runAsNonRoot: false };
+    });
+    expect(restrictedProblems(broken.object as unknown as IDeployment)).toEqual([
+      "container metrics-access: privileged",
+      "container metrics-access: allowPrivilegeEscalation is not false",
+      "container metrics-access: capabilities do not drop ALL",
+      "container metrics-access: runAsNonRoot is not true",
+      "container metrics-access: runs as uid 0",
     ]);
   });
 
