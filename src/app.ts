@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Config } from "./config/types.js";
 import { createDatasource } from "./datasource/create.js";
+import type { Datasource } from "./datasource/datasource.js";
 import { SharedQueries } from "./datasource/shared-queries.js";
 import { Health, HealthCheckResponse_ServingStatus } from "./gen/grpc/health/v1/health_pb.js";
 import { MetricsService as MetricsServiceDesc } from "./gen/metricsaccess/v1/metrics_pb.js";
@@ -38,6 +39,23 @@ const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 const CANCELLED_FLUSH_MS = 250;
 
 /**
+ * The use cases over a datasource: host directory, series names and catalogue as the server uses
+ * them (check-config runs its queries through the same wiring).
+ */
+export function metricsServiceOver(datasource: Datasource, config: Config): MetricsService {
+  const hosts = new HostDirectory({
+    label: datasource.labels.fqdn,
+    loadTargets: (options) => datasource.activeTargets(options),
+    minRefreshIntervalMs: config.server.targetRefreshIntervalMs,
+  });
+  const seriesNames = new SeriesNames({
+    load: (options) => datasource.seriesNames(options),
+    maxAgeMs: config.server.seriesRefreshIntervalMs,
+  });
+  return new MetricsService({ datasource, hosts, catalogue: new Catalogue(config.metrics), seriesNames });
+}
+
+/**
  * Wires config → datasource → host directory → metrics service → handlers → one listening port,
  * and beside it the admin port (health, readiness, self-metrics).
  */
@@ -49,17 +67,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   });
   const datasource = new SharedQueries(upstream, { cacheTtlMs: config.server.queryCacheTtlMs });
   selfMetrics.sharedQueriesFrom(() => datasource.counts);
-  const hosts = new HostDirectory({
-    label: datasource.labels.fqdn,
-    loadTargets: (options) => datasource.activeTargets(options),
-    minRefreshIntervalMs: config.server.targetRefreshIntervalMs,
-  });
-  const seriesNames = new SeriesNames({
-    load: (options) => datasource.seriesNames(options),
-    maxAgeMs: config.server.seriesRefreshIntervalMs,
-  });
-  const catalogue = new Catalogue(config.metrics);
-  const service = new MetricsService({ datasource, hosts, catalogue, seriesNames });
+  const service = metricsServiceOver(datasource, config);
   const health = new HealthRegistry();
   // The gRPC health service and /readyz follow the same probe, and change at the same moment.
   const readiness = new Readiness({

@@ -101,17 +101,17 @@ export interface ProcessResult {
 
 /**
  * Writes `files` (name → INI text) into a fresh directory under .run, then runs
- * `node --import tsx src/main.ts --config-file <each file>` from the repository root with `env`
- * added (every inherited METRICS_ACCESS* variable removed), until it exits. A process still running
- * after `timeoutMs` is killed (SIGKILL) and the result says so through `signal`.
+ * `node --import tsx src/main.ts [command…] --config-file <each file>` from the repository root with
+ * `env` added (every inherited METRICS_ACCESS* variable removed), until it exits. A process still
+ * running after `timeoutMs` is killed (SIGKILL) and the result says so through `signal`.
  */
 export async function runMain(
   files: Readonly<Record<string, string>>,
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; command?: readonly string[] } = {},
 ): Promise<ProcessResult> {
   await mkdir(join(ROOT, ".run"), { recursive: true });
   const dir = await mkdtemp(join(ROOT, ".run", "main-"));
-  const args: string[] = [];
+  const args: string[] = [...(options.command ?? [])];
   for (const [name, text] of Object.entries(files)) {
     const path = join(dir, name);
     await writeFile(path, text, { mode: 0o600 });

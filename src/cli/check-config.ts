@@ -1,0 +1,175 @@
+import { metricsServiceOver } from "../app.js";
+import { ConfigError, loadConfig } from "../config/load.js";
+import type {
+  AetosSourceConfig,
+  Config,
+  KeystoneCredentials,
+  PrometheusSourceConfig,
+} from "../config/types.js";
+import { AETOS_SERVICE_TYPE, AetosDatasource } from "../datasource/aetos.js";
+import type { Datasource } from "../datasource/datasource.js";
+import { PrometheusDatasource } from "../datasource/prometheus.js";
+import { isMetricsAccessError } from "../errors.js";
+import { createLogger } from "../log.js";
+import { redactUrlCredentials } from "../redact.js";
+import { configFileArgs } from "./args.js";
+import type { CliContext } from "./context.js";
+import { checkMetrics } from "./metric-checks.js";
+import {
+  type CheckReport,
+  type CheckResult,
+  failed,
+  ok,
+  reportOf,
+  skipped,
+  withoutSecrets,
+} from "./report.js";
+import { safeMessage } from "./safe-message.js";
+
+export interface CheckConfigOptions {
+  readonly configFiles: readonly string[];
+  readonly host: string | undefined;
+  readonly instance: string | undefined;
+}
+
+/**
+ * Everything serving needs, checked in the order it is needed; a step that fails makes the steps
+ * that depend on it "skipped" rather than failing each of them again with the same cause.
+ */
+export async function checkConfig(options: CheckConfigOptions, context: CliContext): Promise<CheckReport> {
+  let config: Config;
+  try {
+    config = loadConfig({
+      argv: configFileArgs(options.configFiles),
+      env: context.env,
+      readFile: context.readFile,
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const count = err.problems.length === 1 ? "1 problem" : `${err.problems.length} problems`;
+    const detail = [`invalid configuration, ${count}:`, ...err.problems.map((p) => `- ${p}`)].join("\n");
+    return { checks: [failed("configuration", detail, { problems: err.problems })], exitCode: 2 };
+  }
+  const checks: CheckResult[] = [ok("configuration", describeSource(config.datasource))];
+  const connected = await connect(config.datasource);
+  checks.push(...connected.checks);
+  const { datasource } = connected;
+  if (datasource === undefined) {
+    checks.push(...notTried(connected.why));
+  } else {
+    try {
+      const reachable = await probeUpstream(datasource, config.datasource);
+      checks.push(reachable);
+      if (reachable.status === "ok") {
+        const service = metricsServiceOver(datasource, config);
+        const asked = { service, datasource, host: options.host, instance: options.instance };
+        checks.push(...(await checkMetrics(asked)));
+      } else {
+        checks.push(...notTried(`${upstreamName(config.datasource)} does not answer`));
+      }
+    } finally {
+      await datasource.close();
+    }
+  }
+  return withoutSecrets(reportOf(checks), secretsOf(config));
+}
+
+/** The rows of the checks that need the upstream, when it cannot be asked: the report keeps its shape. */
+function notTried(why: string): CheckResult[] {
+  return ["hosts", "metrics", "instances"].map((check) => skipped(check, `not tried: ${why}`));
+}
+
+function upstreamName(source: Config["datasource"]): string {
+  return source.kind === "aetos" ? "Aetos" : "Prometheus";
+}
+
+function describeSource(source: Config["datasource"]): string {
+  if (source.kind === "prometheus") {
+    return `valid; datasource prometheus at ${redactUrlCredentials(`${source.origin}${source.rootPath}`)}`;
+  }
+  const region = source.regionName === undefined ? "any region" : `region ${source.regionName}`;
+  return `valid; datasource aetos, found through Keystone ${redactUrlCredentials(source.keystone.authUrl)} (interface ${source.interface}, ${region})`;
+}
+
+type Connected =
+  | { readonly datasource: Datasource; readonly checks: readonly CheckResult[] }
+  /** `why` says what is missing, for the checks that cannot run. */
+  | { readonly datasource: undefined; readonly checks: readonly CheckResult[]; readonly why: string };
+
+/**
+ * The datasource, as serve makes it. For Aetos that is where Keystone is asked for a token and the
+ * catalog for the endpoint; the error's reason tells which of the two failed.
+ */
+async function connect(source: PrometheusSourceConfig | AetosSourceConfig): Promise<Connected> {
+  if (source.kind === "prometheus") return { datasource: new PrometheusDatasource(source), checks: [] };
+  // The report says what happened; the service's own log lines would only repeat it.
+  const logger = createLogger("silent", { write: () => {} });
+  try {
+    const { datasource, endpoint } = await AetosDatasource.connect(source, logger);
+    const region = source.regionName === undefined ? "first in catalog order" : `region ${source.regionName}`;
+    return {
+      datasource,
+      checks: [
+        ok("keystone", `issued a token to ${describeCredentials(source.keystone.credentials)}`),
+        ok(
+          "catalog",
+          `${AETOS_SERVICE_TYPE} endpoint ${redactUrlCredentials(endpoint)} (interface ${source.interface}, ${region})`,
+          { endpoint: redactUrlCredentials(endpoint) },
+        ),
+      ],
+    };
+  } catch (err) {
+    const reason = isMetricsAccessError(err) ? err.reason : undefined;
+    if (reason === "CATALOG_NO_ENDPOINT" || reason === "CATALOG_BAD_URL") {
+      return {
+        datasource: undefined,
+        why: "no Aetos endpoint",
+        checks: [
+          ok("keystone", `issued a token to ${describeCredentials(source.keystone.credentials)}`),
+          failed("catalog", safeMessage(err)),
+          skipped("aetos", "not tried: no Aetos endpoint"),
+        ],
+      };
+    }
+    return {
+      datasource: undefined,
+      why: "no Keystone token",
+      checks: [
+        failed("keystone", safeMessage(err)),
+        skipped("catalog", "not tried: no Keystone token"),
+        skipped("aetos", "not tried: no Keystone token"),
+      ],
+    };
+  }
+}
+
+/** Who authenticated, by the names and ids of the configuration (never the password or secret). */
+function describeCredentials(credentials: KeystoneCredentials): string {
+  const ref = (r: { id: string } | { name: string }) => ("id" in r ? `id ${r.id}` : r.name);
+  if (credentials.method === "application_credential") {
+    return `application credential ${ref(credentials.credential)}`;
+  }
+  return `user ${ref(credentials.user)} in project ${ref(credentials.project)}`;
+}
+
+/** The readiness probe the server runs: Prometheus's build info, or a query through Aetos with the token. */
+async function probeUpstream(datasource: Datasource, source: Config["datasource"]): Promise<CheckResult> {
+  const check = source.kind === "aetos" ? "aetos" : "prometheus";
+  try {
+    await datasource.probe({});
+    return ok(
+      check,
+      source.kind === "aetos" ? "answered a query with the token" : "answered GET /api/v1/status/buildinfo",
+    );
+  } catch (err) {
+    return failed(check, safeMessage(err));
+  }
+}
+
+/** The configured secrets, blanked out of the report should any message ever quote one. */
+function secretsOf(config: Config): string[] {
+  const source = config.datasource;
+  if (source.kind === "prometheus") return source.basicAuth ? [source.basicAuth.password] : [];
+  const credentials = source.keystone.credentials;
+  return [credentials.method === "password" ? credentials.password : credentials.secret];
+}
