@@ -143,8 +143,13 @@ export class AetosDatasource implements Datasource {
   }
 
   /** A token held (issued anew if the cached one is gone) and Aetos answering a query with it. */
+  /**
+   * The series names, not a query: Aetos answers a token without the admin or service role by
+   * adding its project to every selector, and refuses a query with none (such as `vector(1)`) with
+   * 400, while it lists such a token's own series names like anyone else's.
+   */
   async probe(options: CallOptions): Promise<void> {
-    await this.#withToken(options, (request) => this.#client.query("vector(1)", request));
+    await this.#withToken(options, (request) => this.#client.seriesNames(request));
   }
 
   async close(): Promise<void> {

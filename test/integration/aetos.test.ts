@@ -5,10 +5,12 @@
  * call errors. Read-only towards the shared Keystone and Aetos: other files use them in parallel.
  */
 import { clone, toJson } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ConfigError } from "../../src/config/load.js";
 import { MetricsAccessError } from "../../src/errors.js";
+import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.js";
 import {
   Aggregate,
   type ListHostsResponse,
@@ -312,6 +314,11 @@ describe("Aetos datasource: a user with only the reader role", () => {
 
   it("starts (Keystone accepts it and its catalog has the endpoint)", () => {
     expect(tokenIssuedLines(reader.logs)[0]?.roles).toEqual(["reader"]);
+  });
+
+  it("is ready: the gRPC health service answers SERVING (the readiness probe passes through Aetos)", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: reader.url }));
+    expect((await health.check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
   });
 
   it("gets PERMISSION_DENIED from ListHosts, naming the admin or service role", async () => {
