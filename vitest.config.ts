@@ -7,13 +7,14 @@ export default defineConfig({
     hookTimeout: 120_000,
     teardownTimeout: 20_000,
     projects: [
-      { extends: true, test: { name: "unit", include: ["src/**/*.test.ts"] } },
+      // Unit tests, and test/runtime: which Node runs the tests (scripts/test.sh runs them on Node 24 too).
+      { extends: true, test: { name: "unit", include: ["src/**/*.test.ts", "test/runtime/**/*.test.ts"] } },
       {
         extends: true,
         test: {
           name: "system",
           include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, "test/deploy/**"],
+          exclude: [...configDefaults.exclude, "test/deploy/**", "test/runtime/**"],
           globalSetup: ["test/support/global-setup.ts"],
         },
       },
