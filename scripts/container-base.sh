@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Puts a stand-in for the official base image docker.io/library/node:24-slim into the podman storage
+# Puts a stand-in for the official base image node:24-slim, named localhost/node:24-slim (podman finds
+# a short name under localhost/ as well, so no image registry's name is written), into the podman storage
 # of $PODMAN_SCRATCH (see scripts/podman.sh), so that the Dockerfile's unmodified `FROM node:24-slim`
 # builds with `--pull=never` on a machine that reaches no image registry. The stand-in is made the way
 # the official image is, from the same parts:
@@ -18,7 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 : "${PODMAN_SCRATCH:?PODMAN_SCRATCH must name the scratch directory of scripts/podman.sh}"
 podman() { bash "$root/scripts/podman.sh" "$@"; }
 
-image=docker.io/library/node:24-slim
+image=localhost/node:24-slim
 suite=trixie
 npm_version=${STANDIN_NPM_VERSION:-11.21.2}
 node_bin=$(bash "$root/scripts/node24.sh")

@@ -35,7 +35,7 @@ npx tsc --noEmit
 
 if $full; then
   # The container test (test/container) builds the Dockerfile on a local stand-in of node:24-slim.
-  step "container base image: stand-in for docker.io/library/node:24-slim (docs/container.md)"
+  step "container base image: stand-in for node:24-slim (docs/container.md)"
   bash scripts/container-base.sh
 fi
 
