@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestPki, type TestPki } from "../../test/support/tls-material.js";
 import { ConfigError, loadConfig } from "./load.js";
 import type { AetosSourceConfig, Config, PrometheusSourceConfig } from "./types.js";
 
@@ -10,6 +12,18 @@ interface Input {
   argv?: string[];
   env?: Record<string, string>;
 }
+
+/** Real certificates and keys (openssl), since the loader checks them as TLS will. */
+let pki: TestPki;
+let pem: { cert: string; key: string; otherKey: string };
+beforeAll(async () => {
+  pki = await createTestPki({ prefix: "metrics-access-load-test-" });
+  const read = (file: string) => readFileSync(file, "utf8");
+  pem = { cert: read(pki.clientCertFile), key: read(pki.clientKeyFile), otherKey: read(pki.serverKeyFile) };
+});
+afterAll(async () => {
+  await pki?.remove();
+});
 
 function notFound(path: string): Error {
   return Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
@@ -198,12 +212,16 @@ password = ${SECRET}
 
   it("reads the client certificate and key for mutual TLS", () => {
     const config = load({
-      files: { [CONF]: `${PROM}certfile = /c.pem\nkeyfile = /k.pem\n`, "/c.pem": "CERT", "/k.pem": "KEY" },
+      files: {
+        [CONF]: `${PROM}certfile = /c.pem\nkeyfile = /k.pem\n`,
+        "/c.pem": pem.cert,
+        "/k.pem": pem.key,
+      },
     });
     const source = prometheus(config);
     expect(source.origin).toMatch(/^https:/);
-    expect(source.tls?.cert?.toString()).toBe("CERT");
-    expect(source.tls?.key?.toString()).toBe("KEY");
+    expect(source.tls?.cert?.toString()).toBe(pem.cert);
+    expect(source.tls?.key?.toString()).toBe(pem.key);
   });
 
   it.each([
@@ -386,6 +404,23 @@ timeout = 0
     expect(problemsWith(`${PROM}[metrics_access]\nadmin_listen = 9464\nreadiness_interval = 0\n`)).toEqual([
       expect.stringMatching(/^\[metrics_access\] admin_listen: /),
       expect.stringMatching(/^\[metrics_access\] readiness_interval "0": /),
+    ]);
+  });
+
+  it.each([
+    ["[metrics_access]\ntls_certfile = /c.pem\ntls_keyfile = /k.pem\n", "[metrics_access]", "tls_"],
+    ["certfile = /c.pem\nkeyfile = /k.pem\n", "[prometheus_client]", ""],
+  ])("checks the certificate and key as TLS will use them (%j)", (lines, section, prefix) => {
+    const problems = (cert: string, key: string) =>
+      configError({ files: { [CONF]: `${PROM}${lines}`, "/c.pem": cert, "/k.pem": key } }).problems;
+    const [notCert] = problems("not a certificate", pem.key);
+    expect(notCert).toMatch(`${section} ${prefix}certfile "/c.pem": holds no PEM certificate [from ${CONF}:`);
+    const [notKey] = problems(pem.cert, pem.cert);
+    expect(notKey).toMatch(
+      `${section} ${prefix}keyfile "/k.pem": holds no PEM private key without a passphrase`,
+    );
+    expect(problems(pem.cert, pem.otherKey)).toEqual([
+      `${section} ${prefix}certfile, ${prefix}keyfile: the key does not belong to the certificate`,
     ]);
   });
 
@@ -687,6 +722,11 @@ describe("loadConfig with Aetos", () => {
     [
       "an auth_url that is not a URL",
       `${AETOS}[watcher_clients_auth]\nauth_url = keystone:5000\nauth_type = password\nuser_id = u\npassword = p\nproject_id = p\n`,
+      ["[watcher_clients_auth] auth_url"],
+    ],
+    [
+      "an auth_url whose port is out of range",
+      `${AETOS}[watcher_clients_auth]\nauth_url = http://keystone:99999/v3\nauth_type = password\nuser_id = u\npassword = p\nproject_id = p\n`,
       ["[watcher_clients_auth] auth_url"],
     ],
     [

@@ -113,15 +113,11 @@ function readServer(r: OptionReader): ServerConfig {
       `[${SERVICE_SECTION}] admin_listen: must be host:port, e.g. 0.0.0.0:9464 or [::]:9464, or empty to turn it off`,
     );
   }
-  const cert = r.file(SERVICE_SECTION, "tls_certfile");
-  const key = r.file(SERVICE_SECTION, "tls_keyfile");
-  if (r.isSet(SERVICE_SECTION, "tls_certfile") !== r.isSet(SERVICE_SECTION, "tls_keyfile")) {
-    r.problems.push(`[${SERVICE_SECTION}] tls_certfile, tls_keyfile: set both or neither`);
-  }
+  const tls = r.keyPair(SERVICE_SECTION, "tls_certfile", "tls_keyfile");
   return {
     host: listen?.host ?? "127.0.0.1",
     port: listen?.port ?? 0,
-    tls: cert && key ? { cert, key } : undefined,
+    tls,
     logLevel: (r.string(SERVICE_SECTION, "log_level") ?? "info") as LogLevel,
     shutdownGraceMs: r.number(SERVICE_SECTION, "shutdown_grace_period", 0) * 1000,
     targetRefreshIntervalMs: r.number(SERVICE_SECTION, "target_refresh_interval", 0) * 1000,
@@ -165,10 +161,7 @@ function readPrometheus(r: OptionReader): PrometheusSourceConfig {
   if (!r.isSet(s, "host")) r.problems.push(`[${s}] host: required for the prometheus datasource`);
   const port = r.integer(s, "port", 1, 65535);
   const ca = r.file(s, "cafile");
-  const cert = r.file(s, "certfile");
-  const key = r.file(s, "keyfile");
-  if (r.isSet(s, "certfile") !== r.isSet(s, "keyfile"))
-    r.problems.push(`[${s}] certfile, keyfile: set both or neither`);
+  const clientCert = r.keyPair(s, "certfile", "keyfile");
   const username = r.string(s, "username");
   const password = r.string(s, "password");
   if ((username === undefined) !== (password === undefined)) {
@@ -184,7 +177,7 @@ function readPrometheus(r: OptionReader): PrometheusSourceConfig {
     kind: "prometheus",
     origin: `${useTls ? "https" : "http"}://${hostPart}:${port}`,
     rootPath: rootPath === "" ? "" : `/${rootPath}`,
-    tls: useTls ? { ca, cert, key, rejectUnauthorized: true } : undefined,
+    tls: useTls ? { ca, cert: clientCert?.cert, key: clientCert?.key, rejectUnauthorized: true } : undefined,
     basicAuth: username !== undefined && password !== undefined ? { username, password } : undefined,
     timeoutMs: positiveSeconds(r, s, "timeout"),
     labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
@@ -195,7 +188,7 @@ function readAetos(r: OptionReader): AetosSourceConfig {
   const s = "aetos_client";
   const a = "watcher_clients_auth";
   const authUrl = r.required(a, "auth_url", "for the aetos datasource") ?? "";
-  if (authUrl !== "" && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(authUrl)) {
+  if (authUrl !== "" && (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(authUrl) || !URL.canParse(authUrl))) {
     r.reject(a, "auth_url", "must be an http or https URL");
   }
   const authType = r.isSet(a, "auth_type")
@@ -206,8 +199,7 @@ function readAetos(r: OptionReader): AetosSourceConfig {
         "for the aetos datasource (password, v3password or v3applicationcredential)",
       );
   const insecure = r.boolean(a, "insecure");
-  if (r.isSet(a, "certfile") !== r.isSet(a, "keyfile"))
-    r.problems.push(`[${a}] certfile, keyfile: set both or neither`);
+  const clientCert = r.keyPair(a, "certfile", "keyfile");
   return {
     kind: "aetos",
     keystone: {
@@ -215,8 +207,8 @@ function readAetos(r: OptionReader): AetosSourceConfig {
       credentials: authType === "v3applicationcredential" ? readAppCredential(r) : readPassword(r),
       tls: {
         ca: r.file(a, "cafile"),
-        cert: r.file(a, "certfile"),
-        key: r.file(a, "keyfile"),
+        cert: clientCert?.cert,
+        key: clientCert?.key,
         rejectUnauthorized: !insecure,
       },
       timeoutMs: positiveSeconds(r, a, "timeout"),

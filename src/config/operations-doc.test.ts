@@ -28,7 +28,8 @@
  *     (test/integration/alert-rules.test.ts checks the rules themselves with promtool and a real
  *     Prometheus.)
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, Server as HttpServer, type ServerResponse } from "node:http";
@@ -203,8 +204,33 @@ const APP_CREDENTIAL = {
   "watcher_clients_auth.auth_type": "v3applicationcredential",
   "watcher_clients_auth.auth_url": "https://keystone.example:5000/v3",
 };
+/** A real certificate and its key, and a key of another, for the loader's TLS checks (openssl). */
+const PKI = (() => {
+  const both = execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"].concat([
+      "-keyout",
+      "-",
+      "-subj",
+      "/CN=operations-doc",
+      "-days",
+      "1",
+    ]),
+    { encoding: "utf8" },
+  );
+  const cert = both.slice(both.indexOf("-----BEGIN CERTIFICATE-----"));
+  const otherKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({
+    type: "pkcs8",
+    format: "pem",
+  });
+  return { cert, otherKey: String(otherKey) };
+})();
 /** Files that exist for the file options (certificates); not configuration files. */
-const READABLE: Readonly<Record<string, string>> = { "/etc/pki/cert.pem": "a certificate" };
+const READABLE: Readonly<Record<string, string>> = {
+  "/etc/pki/cert.pem": "a certificate",
+  "/etc/pki/real-cert.pem": PKI.cert,
+  "/etc/pki/other-key.pem": PKI.otherKey,
+};
 const KNOWN = "{{matcher}}, {{label}}, {{agg}}, {{period}}, {{vcpus}}";
 
 const CONFIG_CASES: readonly ConfigCase[] = [
@@ -292,6 +318,35 @@ const CONFIG_CASES: readonly ConfigCase[] = [
       "metrics_access.tls_keyfile": "/etc/pki/cert.pem",
     },
     prints: ['[metrics_access] tls_certfile: cannot read "/etc/pki/missing.pem" (ENOENT)'],
+  },
+  {
+    why: "a certificate file that is not PEM",
+    options: {
+      ...PROM,
+      "metrics_access.tls_certfile": "/etc/pki/cert.pem",
+      "metrics_access.tls_keyfile": "/etc/pki/other-key.pem",
+    },
+    prints: ['[metrics_access] tls_certfile "/etc/pki/cert.pem": holds no PEM certificate'],
+  },
+  {
+    why: "a key file that is not PEM",
+    options: {
+      ...PROM,
+      "prometheus_client.certfile": "/etc/pki/real-cert.pem",
+      "prometheus_client.keyfile": "/etc/pki/cert.pem",
+    },
+    prints: [
+      '[prometheus_client] keyfile "/etc/pki/cert.pem": holds no PEM private key without a passphrase',
+    ],
+  },
+  {
+    why: "a key of another certificate",
+    options: {
+      ...AETOS,
+      "watcher_clients_auth.certfile": "/etc/pki/real-cert.pem",
+      "watcher_clients_auth.keyfile": "/etc/pki/other-key.pem",
+    },
+    prints: ["[watcher_clients_auth] certfile, keyfile: the key does not belong to the certificate"],
   },
   {
     why: "a zero timeout",
@@ -595,6 +650,10 @@ const NOT_PROVOKED: ReadonlyMap<string, string> = new Map([
     "Keystone did not accept a connection for auth/tokens in time",
     "needs a peer that drops packets, which loopback does not do",
   ],
+  [
+    "unexpected start-up failure",
+    "the configuration catches every cause known (unusable TLS files, a URL that does not parse); the row is there for a bug",
+  ],
 ]);
 
 interface Outcome {
@@ -754,19 +813,6 @@ describe("docs/operations.md: start-up failures", () => {
           message: `[metrics_access] admin_listen 127.0.0.1:${takenPort}: cannot listen (EADDRINUSE)`,
           reason: "LISTEN_FAILED",
         },
-      },
-      {
-        why: "a TLS key that is not PEM",
-        run: () =>
-          startFailure(
-            {
-              ...direct,
-              "metrics_access.tls_certfile": "/tls/cert.pem",
-              "metrics_access.tls_keyfile": "/tls/key.pem",
-            },
-            { "/tls/cert.pem": "not a certificate", "/tls/key.pem": "not a key" },
-          ),
-        expected: { message: "unexpected start-up failure", reason: undefined },
       },
       {
         why: "Keystone not listening",

@@ -1,4 +1,5 @@
 import { isIPv6 } from "node:net";
+import { createSecureContext } from "node:tls";
 import { errorCodeOf } from "../errors.js";
 import { redactUrlCredentials } from "../redact.js";
 import type { IniSections } from "./ini.js";
@@ -119,6 +120,36 @@ export class OptionReader {
     }
   }
 
+  /**
+   * A certificate and its private key, read and checked the way TLS will use them, so that a file
+   * that holds no PEM, an encrypted key or a key of another certificate is a configuration error
+   * naming the option rather than a failure at start-up. Undefined when neither is set or either is
+   * wrong (the problem is recorded).
+   */
+  keyPair(section: string, certName: string, keyName: string): { cert: Buffer; key: Buffer } | undefined {
+    const cert = this.file(section, certName);
+    const key = this.file(section, keyName);
+    if (this.isSet(section, certName) !== this.isSet(section, keyName)) {
+      this.problems.push(`[${section}] ${certName}, ${keyName}: set both or neither`);
+      return undefined;
+    }
+    if (cert === undefined || key === undefined) return undefined;
+    let wrong = false;
+    if (!acceptedBy({ cert })) {
+      this.reject(section, certName, "holds no PEM certificate");
+      wrong = true;
+    }
+    if (!acceptedBy({ key })) {
+      this.reject(section, keyName, "holds no PEM private key without a passphrase");
+      wrong = true;
+    }
+    if (!wrong && !acceptedBy({ cert, key })) {
+      this.problems.push(`[${section}] ${certName}, ${keyName}: the key does not belong to the certificate`);
+      wrong = true;
+    }
+    return wrong ? undefined : { cert, key };
+  }
+
   labelName(section: string, name: string): string {
     const option = spec(section, name);
     const raw = this.#raw(option);
@@ -169,6 +200,16 @@ export class OptionReader {
     if (fromFile !== undefined) return fromFile;
     if (option.default !== undefined) return { value: option.default, source: "default" };
     return undefined;
+  }
+}
+
+/** Whether OpenSSL takes these as the certificate and key of a TLS context. */
+function acceptedBy(material: { cert?: Buffer; key?: Buffer }): boolean {
+  try {
+    createSecureContext(material);
+    return true;
+  } catch {
+    return false;
   }
 }
 
