@@ -124,8 +124,9 @@ describe("HttpOrigin", () => {
     const url = await serve(() => {});
     const controller = new AbortController();
     const pending = originOf(url).request({ ...get(), signal: controller.signal });
-    setTimeout(() => controller.abort(new Error("deadline")), 20);
-    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    const reason = new Error("deadline");
+    setTimeout(() => controller.abort(reason), 20);
+    await expect(pending).rejects.toBe(reason);
   });
 
   it("sends the request again once when a kept-alive connection turns out closed", async () => {
