@@ -10,7 +10,10 @@ export interface RssResult {
   readonly idleBytes: number;
   /** VmHWM after the 64-caller phase. */
   readonly peakBytes: number;
-  /** The same with V8's young generation capped (`--max-semi-space-size=2`, docs/performance.md). */
+  /**
+   * The same with V8's young generation capped (`--max-semi-space-size=2`): the flag the image and
+   * the deployment examples set in NODE_OPTIONS, so the service as shipped.
+   */
   readonly peakBytesSmallYoung: number;
   readonly calls: number;
   /** VmHWM of the long-running services after everything (batches included), by backend. */
@@ -130,8 +133,14 @@ export function memoryTable(rss: RssResult): string {
     ["process", "peak RSS (VmHWM)"],
     [
       ["fresh service after start-up and warm-up", mb(rss.idleBytes)],
-      [`the same after ${rss.calls} calls from 64 concurrent callers`, mb(rss.peakBytes)],
-      [`the same, node --max-semi-space-size=2`, mb(rss.peakBytesSmallYoung)],
+      [
+        `the same after ${rss.calls} calls from 64 concurrent callers, Node's default flags`,
+        mb(rss.peakBytes),
+      ],
+      [
+        "the same, node --max-semi-space-size=2 (as the image and deploy/ run it)",
+        mb(rss.peakBytesSmallYoung),
+      ],
       ...Object.entries(rss.afterSweeps).map(([backend, bytes]) => [
         `service through ${backend} after every phase (batches of 5,000 included)`,
         mb(bytes),
