@@ -31,7 +31,8 @@ LABEL org.opencontainers.image.title="metrics-access" \
       org.opencontainers.image.version="${VERSION}"
 # The admin port (GET /healthz, /readyz, /metrics) is for probes and scrapes from outside the
 # container, so it listens on every interface; the gRPC port keeps the service's loopback default
-# (a sidecar's neighbours reach it): set METRICS_ACCESS__METRICS_ACCESS__LISTEN=0.0.0.0:50051 to publish it.
+# (a sidecar's neighbours reach it). To publish it, set METRICS_ACCESS__METRICS_ACCESS__LISTEN=0.0.0.0:50051
+# and, as long as callers are not authenticated, METRICS_ACCESS__METRICS_ACCESS__ALLOW_UNAUTHENTICATED_NETWORK=true.
 # --max-semi-space-size=2: V8's young generation capped at 2 MB a semi-space. Under 64 concurrent
 # callers the service then peaks about 20 MB lower, at the same CPU (docs/benchmarks.md); V8 reads
 # heap sizes only at start, so the image sets the flag, not the service.

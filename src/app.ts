@@ -130,6 +130,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     },
     "serving gRPC, gRPC-Web and Connect",
   );
+  if (config.server.unauthenticatedNetwork) {
+    logger.warn(
+      { listen: `${config.server.host}:${transport.port}` },
+      "serving beyond loopback without caller authentication (allow_unauthenticated_network = true): every caller reads with the service's own credentials",
+    );
+  }
   let stopping = false;
   let admin: AdminServer | undefined;
   if (config.server.admin) {

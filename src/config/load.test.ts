@@ -78,6 +78,8 @@ describe("loadConfig with direct Prometheus", () => {
     expect(config.server).toEqual({
       host: "127.0.0.1",
       port: 50051,
+      callerAuth: "none",
+      unauthenticatedNetwork: false,
       tls: undefined,
       logLevel: "info",
       shutdownGraceMs: 10_000,
@@ -132,10 +134,10 @@ password = ${SECRET}
 
   it("reads the service's own section", () => {
     const config = loadConf(
-      `${PROM}[metrics_access]\nlisten = [::]:6000\nlog_level = debug\nshutdown_grace_period = 2.5\ntarget_refresh_interval = 0\n`,
+      `${PROM}[metrics_access]\nlisten = [::1]:6000\nlog_level = debug\nshutdown_grace_period = 2.5\ntarget_refresh_interval = 0\n`,
     );
     expect(config.server).toMatchObject({
-      host: "::",
+      host: "::1",
       port: 6000,
       logLevel: "debug",
       shutdownGraceMs: 2500,
@@ -147,11 +149,38 @@ password = ${SECRET}
     const config = loadConf(`${PROM}port = 9091\n`, {
       METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: "9999",
       METRICS_ACCESS__PROMETHEUS_CLIENT__FQDN_LABEL: "hostname",
-      METRICS_ACCESS__METRICS_ACCESS__LISTEN: "0.0.0.0:7000",
+      METRICS_ACCESS__METRICS_ACCESS__LISTEN: "127.0.0.2:7000",
     });
     expect(prometheus(config).origin).toBe("http://prom.example.com:9999");
     expect(prometheus(config).labels.fqdn).toBe("hostname");
-    expect(config.server).toMatchObject({ host: "0.0.0.0", port: 7000 });
+    expect(config.server).toMatchObject({ host: "127.0.0.2", port: 7000 });
+  });
+
+  it.each(["127.0.0.1", "127.9.9.9", "localhost", "[::1]", "[::ffff:127.0.0.1]"])(
+    "serves without caller authentication on the loopback address %s",
+    (host) => {
+      expect(loadConf(`${PROM}[metrics_access]\nlisten = ${host}:50051\n`).server).toMatchObject({
+        callerAuth: "none",
+        unauthenticatedNetwork: false,
+      });
+    },
+  );
+
+  it.each(["0.0.0.0", "[::]", "10.0.0.5", "metrics.example.net"])(
+    "refuses %s without caller authentication, naming listen and the option that allows it",
+    (host) => {
+      const problems = problemsWith(`${PROM}[metrics_access]\nlisten = ${host}:50051\n`);
+      expect(problems).toEqual([
+        `[metrics_access] listen "${host}:50051": with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set allow_unauthenticated_network = true to serve this address anyway [from ${CONF}:4]`,
+      ]);
+    },
+  );
+
+  it("serves beyond loopback without caller authentication when allow_unauthenticated_network says so", () => {
+    const config = loadConf(
+      `${PROM}[metrics_access]\nlisten = 0.0.0.0:50051\nallow_unauthenticated_network = true\n`,
+    );
+    expect(config.server).toMatchObject({ host: "0.0.0.0", unauthenticatedNetwork: true });
   });
 
   it("takes an option from the environment alone", () => {

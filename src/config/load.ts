@@ -1,4 +1,4 @@
-import { isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 import { errorCodeOf } from "../errors.js";
 import { buildCatalogue } from "../metrics/catalogue-build.js";
 import { type IniSections, parseIni } from "./ini.js";
@@ -7,6 +7,7 @@ import { OptionReader } from "./options.js";
 import { environmentName, OPTIONS, SERVICE_SECTION } from "./schema.js";
 import type {
   AetosSourceConfig,
+  CallerAuth,
   CatalogInterface,
   Config,
   DomainRef,
@@ -106,6 +107,16 @@ function readServer(r: OptionReader): ServerConfig {
   if (!listen) {
     r.problems.push(`[${SERVICE_SECTION}] listen: must be host:port, e.g. 127.0.0.1:50051 or [::1]:50051`);
   }
+  const callerAuth = (r.string(SERVICE_SECTION, "caller_auth") ?? "none") as CallerAuth;
+  const allowNetwork = r.boolean(SERVICE_SECTION, "allow_unauthenticated_network");
+  const beyondLoopback = listen !== undefined && !isLoopback(listen.host);
+  if (callerAuth === "none" && beyondLoopback && !allowNetwork) {
+    r.reject(
+      SERVICE_SECTION,
+      "listen",
+      "with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set allow_unauthenticated_network = true to serve this address anyway",
+    );
+  }
   const adminValue = r.string(SERVICE_SECTION, "admin_listen");
   const admin = adminValue === undefined ? undefined : parseListen(adminValue);
   if (adminValue !== undefined && !admin) {
@@ -117,6 +128,8 @@ function readServer(r: OptionReader): ServerConfig {
   return {
     host: listen?.host ?? "127.0.0.1",
     port: listen?.port ?? 0,
+    callerAuth,
+    unauthenticatedNetwork: callerAuth === "none" && beyondLoopback,
     tls,
     logLevel: (r.string(SERVICE_SECTION, "log_level") ?? "info") as LogLevel,
     shutdownGraceMs: r.number(SERVICE_SECTION, "shutdown_grace_period", 0) * 1000,
@@ -126,6 +139,13 @@ function readServer(r: OptionReader): ServerConfig {
     admin,
     readinessIntervalMs: r.number(SERVICE_SECTION, "readiness_interval", 0.1, 3600) * 1000,
   };
+}
+
+/** Whether a listen host is reachable only from this machine (a name other than localhost is not). */
+function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  const v4 = host.startsWith("::ffff:") ? host.slice(7) : host;
+  return isIPv4(v4) && v4.startsWith("127.");
 }
 
 function parseListen(value: string): { host: string; port: number } | undefined {

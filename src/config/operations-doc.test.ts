@@ -349,6 +349,13 @@ const CONFIG_CASES: readonly ConfigCase[] = [
     prints: ["[watcher_clients_auth] certfile, keyfile: the key does not belong to the certificate"],
   },
   {
+    why: "a listen address beyond loopback without caller authentication",
+    options: { ...PROM, "metrics_access.listen": "0.0.0.0:50051" },
+    prints: [
+      `[metrics_access] listen "0.0.0.0:50051": with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set allow_unauthenticated_network = true to serve this address anyway`,
+    ],
+  },
+  {
     why: "a zero timeout",
     options: { ...PROM, "prometheus_client.timeout": "0" },
     prints: ["[prometheus_client] timeout: must be more than 0"],

@@ -31,6 +31,21 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     section: SERVICE_SECTION,
+    name: "caller_auth",
+    type: "string",
+    default: "none",
+    choices: ["none"],
+    help: "How callers of the gRPC port are authenticated. none: they are not, so every caller reads with the service's own credentials; then listen must be a loopback address (127.0.0.0/8, ::1, localhost) unless allow_unauthenticated_network is true.",
+  },
+  {
+    section: SERVICE_SECTION,
+    name: "allow_unauthenticated_network",
+    type: "boolean",
+    default: "false",
+    help: "With caller_auth = none, let listen be an address other than loopback, for a network only trusted callers reach; every start then logs a warning.",
+  },
+  {
+    section: SERVICE_SECTION,
     name: "admin_listen",
     type: "string",
     default: "127.0.0.1:9464",

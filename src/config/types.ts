@@ -10,9 +10,15 @@ export interface Config {
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
+/** How callers of the gRPC port are authenticated (none yet: reachable only on loopback by default). */
+export type CallerAuth = "none";
+
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
+  readonly callerAuth: CallerAuth;
+  /** The gRPC port listens beyond loopback without caller authentication (explicitly allowed). */
+  readonly unauthenticatedNetwork: boolean;
   readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;

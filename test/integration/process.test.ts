@@ -89,6 +89,37 @@ describe("invalid configuration", () => {
   });
 });
 
+describe("caller authentication none beyond loopback", () => {
+  const prometheus = () => ({
+    METRICS_ACCESS__PROMETHEUS_CLIENT__HOST: stack.prometheus.host,
+    METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: String(stack.prometheus.port),
+  });
+
+  it("refuses to listen on every interface: exit 2 naming listen and the option that allows it", async () => {
+    const proc = start([], { ...prometheus(), METRICS_ACCESS__METRICS_ACCESS__LISTEN: "0.0.0.0:0" });
+    const { code } = await proc.exited;
+    expect(code, proc.stderr()).toBe(2);
+    expect(proc.stderr()).toContain('[metrics_access] listen "0.0.0.0:0": with caller_auth = none');
+    expect(proc.stderr()).toContain("allow_unauthenticated_network = true");
+  });
+
+  it("listens on every interface when allowed, and says so in a warning at start", async () => {
+    const proc = start([], {
+      ...prometheus(),
+      METRICS_ACCESS__METRICS_ACCESS__LISTEN: "0.0.0.0:0",
+      METRICS_ACCESS__METRICS_ACCESS__ALLOW_UNAUTHENTICATED_NETWORK: "true",
+    });
+    const port = await proc.serving(START_MS);
+    const client = createClient(MetricsService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+    expect((await client.listHosts({})).hosts.length).toBeGreaterThan(0);
+    const warning = proc.logLines().find((line) => line.level === "warn");
+    expect(warning?.msg).toMatch(/^serving beyond loopback without caller authentication/);
+    expect(warning?.listen).toBe(`0.0.0.0:${port}`);
+    proc.child.kill("SIGTERM");
+    expect((await proc.exited).code).toBe(0);
+  });
+});
+
 describe("serving from a watcher.conf", () => {
   it("reads the sections it knows, ignores the others, serves, and stops on SIGTERM with 0", async () => {
     const conf = await file(
