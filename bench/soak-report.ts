@@ -194,6 +194,7 @@ export function soakMarkdown(run: SoakRun, bound: string, defaultBoundMB: number
   const f = run.facts;
   const v = verdictOf(run);
   const loads = run.loads.map((l) => `${l.phase}: ${l.load}`).join("; ");
+  const headroom = run.maxRssMB - peakRssBytes(run) / MB;
   const examples = run.load.examples.length
     ? ["First unexpected outcomes:", "", ...run.load.examples.map((e) => `- ${e}`), ""]
     : [];
@@ -268,7 +269,7 @@ export function soakMarkdown(run: SoakRun, bound: string, defaultBoundMB: number
     "",
     bound,
     "",
-    `This run: peak ${mb(peakRssBytes(run))} against ${run.maxRssMB} MB${run.maxRssMB === defaultBoundMB ? "" : " (set by SOAK_MAX_RSS_MB)"}, ${fixed(run.maxRssMB - peakRssBytes(run) / MB, 1)} MB under it.`,
+    `This run: peak ${mb(peakRssBytes(run))} against ${run.maxRssMB} MB${run.maxRssMB === defaultBoundMB ? "" : " (set by SOAK_MAX_RSS_MB)"}, ${fixed(Math.abs(headroom), 1)} MB ${headroom >= 0 ? "under" : "over"} it.`,
     "",
   ].join("\n");
 }
