@@ -25,7 +25,10 @@ export interface Transport {
 }
 
 const HTTP2_PREFACE = "PRI * HTTP/2.0";
-/** A client that connects and says nothing is dropped after this. */
+/**
+ * A client that connects and says nothing is dropped after this; so is one that sends the HTTP/2
+ * preface but not the SETTINGS frame that must follow it.
+ */
 const SNIFF_TIMEOUT_MS = 10_000;
 
 /**
@@ -75,7 +78,14 @@ export async function listen(options: TransportOptions): Promise<Transport> {
   }
   h2.on("session", (session: Http2Session) => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+    // node:http2 sets no timeout of its own: without this, 24 bytes of preface would hold a
+    // connection (and a file descriptor) for as long as the client likes.
+    const handshake = setTimeout(() => session.destroy(), SNIFF_TIMEOUT_MS);
+    session.once("remoteSettings", () => clearTimeout(handshake));
+    session.once("close", () => {
+      clearTimeout(handshake);
+      sessions.delete(session);
+    });
   });
   entry.on("connection", (socket: Socket) => {
     // Small gRPC frames would otherwise wait on Nagle and the peer's delayed ACK: 40 ms a call.

@@ -13,7 +13,7 @@
  *  4. SIGTERM with 32 calls in flight (slowed by the proxy): every one completes, new connections
  *     are refused, open ones get GOAWAY, exit 0.
  *  5. A thousand idle connections to the gRPC port (silent, a partial preface, the bare HTTP/2
- *     preface) while calls go on at their usual latency; the silent and partial ones are dropped
+ *     preface without SETTINGS) while calls go on at their usual latency; all of them are dropped
  *     after the documented 10 s.
  * The shared stack's Prometheus is only ever read from (through the proxy at worst).
  */
@@ -674,7 +674,7 @@ describe("A thousand idle connections to the gRPC port", () => {
 
     const closedOf = (kind: string) =>
       [...kinds].filter(([s, k]) => k === kind && closedAt.has(s)).map(([s]) => s);
-    const dropped = [...closedOf("silent"), ...closedOf("partial")];
+    const dropped = [...closedOf("silent"), ...closedOf("partial"), ...closedOf("preface")];
     // At least from accept to close (the service's view), at most from connect to close.
     const shortest = Math.min(...dropped.map((s) => (closedAt.get(s) ?? 0) - (requestedAt.get(s) ?? 0)));
     const longest = Math.max(...dropped.map((s) => (closedAt.get(s) ?? 0) - (openedAt.get(s) ?? 0)));
@@ -686,7 +686,7 @@ describe("A thousand idle connections to the gRPC port", () => {
         `${concurrent.length} concurrent calls p50/max ${round(percentile(concurrentMs, 50))}/` +
         `${round(Math.max(...concurrentMs))} ms; closed by the service: silent ${closedOf("silent").length}/${SILENT}, ` +
         `partial preface ${closedOf("partial").length}/${PARTIAL}, bare preface ${closedOf("preface").length}/${PREFACE}; ` +
-        `silent and partial lived ${Math.round(shortest)}–${Math.round(longest)} ms`,
+        `they lived ${Math.round(shortest)}–${Math.round(longest)} ms`,
     );
 
     expect(percentile(held, 50)).toBeLessThan(
@@ -695,12 +695,13 @@ describe("A thousand idle connections to the gRPC port", () => {
     expect(percentile(held, 99)).toBeLessThan(500);
     expect(concurrent.filter((o) => o.code !== "OK")).toEqual([]);
     expect(percentile(concurrentMs, 99)).toBeLessThan(500);
-    // Silent and partial-preface clients are dropped after the sniff timeout, not before.
+    // Silent, partial-preface and preface-only clients are dropped after the timeout, not before.
     expect(closedOf("silent").length).toBe(SILENT);
     expect(closedOf("partial").length).toBe(PARTIAL);
+    expect(closedOf("preface").length).toBe(PREFACE);
     expect(shortest).toBeGreaterThanOrEqual(SNIFF_TIMEOUT_MS - 5);
     expect(longest).toBeLessThan(SNIFF_TIMEOUT_MS + 1_500);
-    expect(fdsAfter).toBeLessThan(fdsHeld - SILENT - PARTIAL + 50);
+    expect(fdsAfter).toBeLessThan(fdsHeld - SILENT - PARTIAL - PREFACE + 50);
     expect(running(service.proc)).toBe(true);
   });
 });
