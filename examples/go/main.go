@@ -2,7 +2,7 @@
 // protoc + protoc-gen-go + protoc-gen-go-grpc generate from proto/metricsaccess/v1/metrics.proto,
 // a 10 s deadline on every call and an x-request-id in the metadata. README.md says how to build it.
 //
-// Usage: client HOST:PORT [REQUEST_ID]
+// Usage: [METRICS_ACCESS_SERVICE_CONFIG=examples/service-config.json GRPC_GO_RETRY=on] client HOST:PORT [REQUEST_ID]
 //
 // Prints one JSON object per line, each with a "case" key, as test/interop/python/client.py does:
 //
@@ -97,7 +97,17 @@ func main() {
 		requestID = os.Args[2]
 	}
 
-	conn, err := grpc.Dial(target, grpc.WithInsecure())
+	options := []grpc.DialOption{grpc.WithInsecure()}
+	// The retry policy the service publishes (examples/service-config.json): UNAVAILABLE is retried
+	// with backoff. grpc-go before 1.40 (Debian 12 has 1.33) applies it only with GRPC_GO_RETRY=on.
+	if path := os.Getenv("METRICS_ACCESS_SERVICE_CONFIG"); path != "" {
+		config, err := os.ReadFile(path)
+		if err != nil {
+			fail(err)
+		}
+		options = append(options, grpc.WithDefaultServiceConfig(string(config)))
+	}
+	conn, err := grpc.Dial(target, options...)
 	if err != nil {
 		fail(err)
 	}

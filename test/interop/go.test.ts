@@ -14,11 +14,14 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { MetricsService } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { type FaultyPrometheus, startFaultyPrometheus, vectorBody } from "../support/faulty-prometheus.js";
 import { closeClient, grpc, grpcClient, unary } from "../support/interop-grpc.js";
 import {
   type ClientLine,
   generatePythonStubs,
+  PYTHON_CLIENT_ENV,
   parseClientLines,
+  pythonClientCommand,
   runPythonClient,
 } from "../support/interop-python.js";
 
@@ -200,6 +203,95 @@ describe("Go grpc-go client (examples/go) with generated stubs", () => {
     ] as const) {
       expect(go.get(name), name).toBeDefined();
       expect(pick(go.get(name), [...keys]), name).toEqual(pick(py.get(name), [...keys]));
+    }
+  });
+});
+
+/** Exit code, stdout and stderr of a client run, whether it succeeded or not. */
+async function runClient(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(command, [...args], { cwd: ROOT, timeout: 30_000, env });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof e.code !== "number") throw err;
+    return { code: e.code, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+describe("the published retry policy (examples/service-config.json)", () => {
+  // A Prometheus that fails the first query of each round with 503, which the service answers with
+  // UNAVAILABLE, and answers every later one: only a client that retries UNAVAILABLE gets a value.
+  // A fake upstream, since a real Prometheus cannot be made to fail exactly one query.
+  const SERVICE_CONFIG = join(ROOT, "examples", "service-config.json");
+  let fake: FaultyPrometheus;
+  let flaky: TestApp;
+  const failFirstQuery = () => {
+    let answered = 0;
+    fake.setQuery((_req, res) => {
+      answered += 1;
+      if (answered === 1) {
+        res.writeHead(503, { "content-type": "text/plain" });
+        res.end("overloaded");
+      } else {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(vectorBody("compute-1.example", "42"));
+      }
+    });
+  };
+
+  beforeAll(async () => {
+    fake = await startFaultyPrometheus({
+      hosts: ["compute-1.example"],
+      series: ["node_cpu_seconds_total"],
+      query: (_req, res) => res.end(),
+    });
+    flaky = await startTestApp({
+      "prometheus_client.host": fake.host,
+      "prometheus_client.port": String(fake.port),
+    });
+  });
+  afterAll(async () => {
+    await flaky?.stop();
+    await fake?.stop();
+  });
+
+  const clients = () => {
+    const target = `127.0.0.1:${flaky.app.port}`;
+    const [python, pythonArgs] = pythonClientCommand(pyGenDir, target, "py-retry");
+    return [
+      { name: "Go", command: goBinary, args: [target, "go-retry"], env: { PATH: "/usr/bin:/bin" } },
+      { name: "Python", command: python, args: pythonArgs, env: { ...PYTHON_CLIENT_ENV } },
+    ];
+  };
+
+  it("lets the Go and Python clients get the value after a first UNAVAILABLE", async () => {
+    for (const client of clients()) {
+      failFirstQuery();
+      const before = fake.queries;
+      const run = await runClient(client.command, client.args, {
+        ...client.env,
+        METRICS_ACCESS_SERVICE_CONFIG: SERVICE_CONFIG,
+        // grpc-go 1.33 (Debian 12) applies a retry policy only when told to.
+        GRPC_GO_RETRY: "on",
+      });
+      const cpu = parseClientLines(run.stdout).get("host_cpu");
+      expect(cpu?.value, `${client.name}: ${run.stderr}`).toBe(42);
+      expect(fake.queries - before, client.name).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it("without it, the same clients fail on that first UNAVAILABLE", async () => {
+    for (const client of clients()) {
+      failFirstQuery();
+      const run = await runClient(client.command, client.args, client.env);
+      expect(run.code, client.name).not.toBe(0);
+      expect(parseClientLines(run.stdout).get("host_cpu"), client.name).toBeUndefined();
+      expect(run.stderr, client.name).toMatch(/unavailable/i);
     }
   });
 });

@@ -14,6 +14,13 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PYTHON = "/usr/bin/python3";
 const GRPC_PYTHON_PLUGIN = "/usr/bin/grpc_python_plugin";
 const CLIENT = join(ROOT, "test/interop/python/client.py");
+/** Debian's grpcio and protobuf only: no user site, no pyenv paths. */
+export const PYTHON_CLIENT_ENV = { PATH: "/usr/bin:/bin", PYTHONNOUSERSITE: "1" } as const;
+
+/** The command line that runs the Python client against `target` with the stubs in `genDir`. */
+export function pythonClientCommand(genDir: string, target: string, requestId: string): [string, string[]] {
+  return [PYTHON, [CLIENT, genDir, target, requestId]];
+}
 
 /** One JSON line an interop client prints, keyed by its "case". */
 export type ClientLine = Record<string, unknown> & { case: string };
@@ -53,11 +60,11 @@ export async function runPythonClient(
   target: string,
   requestId: string,
 ): Promise<Map<string, ClientLine>> {
-  const { stdout } = await execFileAsync(
-    PYTHON,
-    [CLIENT, genDir, target, requestId],
-    // Debian's grpcio and protobuf only: no user site, no pyenv paths.
-    { cwd: ROOT, timeout: 20_000, env: { PATH: "/usr/bin:/bin", PYTHONNOUSERSITE: "1" } },
-  );
+  const [command, args] = pythonClientCommand(genDir, target, requestId);
+  const { stdout } = await execFileAsync(command, args, {
+    cwd: ROOT,
+    timeout: 20_000,
+    env: PYTHON_CLIENT_ENV,
+  });
   return parseClientLines(stdout);
 }

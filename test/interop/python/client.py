@@ -3,7 +3,7 @@
 protoc + grpc_python_plugin generate from proto/metricsaccess/v1/metrics.proto, a timeout on every
 call and an x-request-id in the metadata.
 
-Usage: client.py GEN_DIR HOST:PORT [REQUEST_ID]
+Usage: [METRICS_ACCESS_SERVICE_CONFIG=examples/service-config.json] client.py GEN_DIR HOST:PORT [REQUEST_ID]
 
 Prints one JSON object per line, each with a "case" key:
   host_cpu          value of compute-1.example's host CPU usage (mean, 300 s)
@@ -19,6 +19,7 @@ Prints one JSON object per line, each with a "case" key:
 """
 
 import json
+import os
 import sys
 
 TIMEOUT_S = 10.0
@@ -61,7 +62,14 @@ def main():
         return found
 
     metadata = (("x-request-id", request_id),)
-    with grpc.insecure_channel(target) as channel:
+    # The retry policy the service publishes (examples/service-config.json): UNAVAILABLE is retried
+    # with backoff; grpcio applies a service config's retry policy by default.
+    options = []
+    config_path = os.environ.get("METRICS_ACCESS_SERVICE_CONFIG")
+    if config_path:
+        with open(config_path, encoding="utf-8") as config:
+            options.append(("grpc.service_config", config.read()))
+    with grpc.insecure_channel(target, options=options) as channel:
         stub = metrics_pb2_grpc.MetricsServiceStub(channel)
 
         response, call = stub.GetHostMetric.with_call(
