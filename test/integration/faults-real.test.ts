@@ -602,7 +602,7 @@ describe("A thousand idle connections to the gRPC port", () => {
     return soft === undefined || soft === "unlimited" ? Number.POSITIVE_INFINITY : Number(soft);
   }
 
-  it("keeps serving at its usual latency, and drops the silent ones after 10 s", async () => {
+  it("keeps serving at its usual latency, and drops every idle kind after 10 s", async () => {
     const pid = service.proc.child.pid;
     if (pid === undefined) throw new Error("no pid");
     const total = SILENT + PARTIAL + PREFACE;
