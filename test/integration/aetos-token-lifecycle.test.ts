@@ -3,7 +3,10 @@
  * file's own (so it can revoke and stop freely), in front of the shared stack's Prometheus:
  *  (a) renewal before expiry, without a failed call;
  *  (b) a revoked token: Aetos answers 401, the service authenticates once more and the call succeeds;
- *  (c) Keystone stopped while the token is valid and Aetos still holds its validation: calls go on.
+ *  (c) Keystone stopped while the token is valid and Aetos still holds its validation: calls go on;
+ *  (d) Keystone slow just when the service must authenticate again (its token revoked): calls fail
+ *      fast with UNAVAILABLE, Keystone is asked once per retry wait rather than once per call, and
+ *      calls succeed again once Keystone answers.
  *
  * Keystone issues 130 s tokens; the service renews a token with less than 120 s left, so a token
  * is used as is for its first ~10 s and renewed after that. Each test starts its own service, so
@@ -19,6 +22,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Aggregate } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { type Aetos, primeAetosTokenCache, startAetos } from "../support/aetos.js";
@@ -32,6 +36,7 @@ import {
   tokenIssuedLines,
 } from "../support/aetos-harness.js";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { startDelayProxy } from "../support/delay-proxy.js";
 import { type Keystone, startKeystone } from "../support/keystone.js";
 import { AETOS_SERVICE_USER, type Provisioning, provisionKeystone } from "../support/keystone-provision.js";
 import { freePort } from "../support/processes.js";
@@ -300,5 +305,56 @@ describe("the service's Keystone token", () => {
     expect(answers).toBe(12);
     expect(app.logs.filter((l) => l.msg === "call failed" || l.msg === "call refused")).toHaveLength(0);
     await app.stop();
+  }, 40_000);
+
+  it("Keystone slow at re-authentication: calls fail fast, Keystone is asked once per retry wait, then calls recover", async () => {
+    const slow = await startDelayProxy({ targetHost: "127.0.0.1", targetPort: ksProxy.port, delayMs: 0 });
+    try {
+      const ksMark = ksProxy.exchanges.length;
+      const app = await startTestApp(
+        aetosPasswordOptions(`http://127.0.0.1:${slow.port}/v3`, prov.watcher, {
+          "aetos_client.region_name": "RegionOne",
+          "watcher_clients_auth.timeout": "1",
+        }),
+      );
+      services.push(app);
+      expect((await hostCpu(app)).result?.value).toBeCloseTo(31.25, 6);
+      const validatedAt = performance.now();
+      const [old] = issuedTokens(ksProxy, ksMark);
+      if (!old) throw new Error("the service's token did not pass the Keystone proxy");
+      await prov.revokeToken(old.token);
+      const wait = SHORT_CACHE_SEC * 1000 + 1_000 - since(validatedAt);
+      if (wait > 0) await sleep(wait);
+
+      // Keystone now answers after 3 s, past the service's 1 s timeout.
+      slow.setDelay(3_000);
+      const triesBefore = ksProxy.exchanges.length;
+      const t1 = performance.now();
+      const first = await hostCpu(app).catch((err: unknown) => err);
+      const firstMs = since(t1);
+      expect(first).toMatchObject({ code: Code.Unavailable });
+      expect(String((first as Error).message)).toContain("Keystone did not answer auth/tokens within 1 s");
+      // Right after: no token and a retry wait running: every call fails at once, none waits on Keystone.
+      const t2 = performance.now();
+      const quick = await Promise.all(
+        Array.from({ length: 5 }, () => hostCpu(app).catch((err: unknown) => err)),
+      );
+      const quickMs = since(t2);
+      expect(quick.map((e) => (e as { code?: unknown }).code)).toEqual(Array(5).fill(Code.Unavailable));
+      expect(quickMs).toBeLessThan(400);
+      // The delayed requests reach the recording proxy 3 s late: wait for them, then count.
+      await sleep(3_500);
+      expect(ksProxy.exchanges.length - triesBefore).toBe(1);
+
+      slow.setDelay(0);
+      // The first retry wait is at most 1 s.
+      await sleep(1_100);
+      expect((await hostCpu(app)).result?.value).toBeCloseTo(31.25, 6);
+      timings.keystoneSlowMs = firstMs;
+      await app.stop();
+      expectNoTokenInLog(app);
+    } finally {
+      await slow.close();
+    }
   }, 40_000);
 });
