@@ -33,6 +33,7 @@ export const ERROR_REASONS = [
   "KEYSTONE_BAD_REQUEST",
   "KEYSTONE_FAILED",
   "KEYSTONE_MALFORMED",
+  "KEYSTONE_ROLE_INSUFFICIENT",
   "CATALOG_NO_ENDPOINT",
   "CATALOG_BAD_URL",
   "LISTEN_FAILED",
@@ -42,6 +43,7 @@ export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 /** Reasons raised only while the service starts: they end the process and never reach a caller. */
 export const STARTUP_ONLY_REASONS: ReadonlySet<ErrorReason> = new Set([
+  "KEYSTONE_ROLE_INSUFFICIENT",
   "CATALOG_NO_ENDPOINT",
   "CATALOG_BAD_URL",
   "LISTEN_FAILED",

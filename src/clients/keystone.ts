@@ -67,7 +67,7 @@ export class KeystoneClient {
     } catch (err) {
       throw transportError("Keystone", "auth/tokens", err, this.#config.timeoutMs);
     }
-    if (status !== 201 && status !== 200) throw refused(status, text);
+    if (status !== 201 && status !== 200) throw refused(status, text, this.#config.credentials);
     const token = parseToken(typeof subject === "string" ? subject : undefined, text);
     if (!token) {
       throw new MetricsAccessError("unavailable", "Keystone issued a token this service cannot read", {
@@ -167,12 +167,42 @@ function catalogService(entry: unknown): CatalogService[] {
   ];
 }
 
-function refused(status: number, text: string): MetricsAccessError {
+/**
+ * Whose credentials these are, in the terms of [watcher_clients_auth]: the user and project (or the
+ * application credential and its user), by name with their domain, or by id. Never the password or
+ * the secret.
+ */
+export function describeCredentials(credentials: KeystoneCredentials): string {
+  if (credentials.method === "application_credential") {
+    const c = credentials.credential;
+    return "id" in c
+      ? `application credential id ${JSON.stringify(c.id)}`
+      : `application credential ${JSON.stringify(c.name)} of ${describeUser(c.user)}`;
+  }
+  const p = credentials.project;
+  const project =
+    "id" in p
+      ? `project id ${JSON.stringify(p.id)}`
+      : `project ${JSON.stringify(p.name)} in ${describeDomain(p.domain)}`;
+  return `${describeUser(credentials.user)}, ${project}`;
+}
+
+function describeUser(ref: UserRef): string {
+  return "id" in ref
+    ? `user id ${JSON.stringify(ref.id)}`
+    : `user ${JSON.stringify(ref.name)} in ${describeDomain(ref.domain)}`;
+}
+
+function describeDomain(ref: DomainRef): string {
+  return "id" in ref ? `domain id ${JSON.stringify(ref.id)}` : `domain ${JSON.stringify(ref.name)}`;
+}
+
+function refused(status: number, text: string, credentials: KeystoneCredentials): MetricsAccessError {
   const cause = new Error(`Keystone auth/tokens: HTTP ${status}: ${text.slice(0, 300)}`);
   if (status === 401 || status === 403) {
     return new MetricsAccessError(
       "permission_denied",
-      `Keystone refused the credentials in [watcher_clients_auth] (HTTP ${status})`,
+      `Keystone refused the credentials in [watcher_clients_auth] (HTTP ${status}) for ${describeCredentials(credentials)}`,
       { reason: "KEYSTONE_REFUSED", cause },
     );
   }

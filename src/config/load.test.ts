@@ -567,6 +567,7 @@ describe("loadConfig with Aetos", () => {
       regionName: undefined,
       labels: { fqdn: "fqdn", instanceUuid: "resource" },
       maxUrlLength: 8000,
+      requirePrivilegedRole: false,
     });
   });
 

@@ -236,6 +236,7 @@ function readAetos(r: OptionReader): AetosSourceConfig {
     interface: (r.string(s, "interface") ?? "public").replace(/URL$/, "") as CatalogInterface,
     regionName: r.string(s, "region_name"),
     maxUrlLength: r.integer(s, "max_url_length", 256, 1_048_576),
+    requirePrivilegedRole: r.boolean(s, "require_privileged_role"),
     labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
   };
 }

@@ -699,10 +699,10 @@ async function startFailure(
 
 /** A Keystone stand-in: the first path segment says how to answer POST …/v3/auth/tokens. */
 function keystoneStandIn(): HttpServer {
-  const token = (catalog: unknown[]) => ({
+  const token = (catalog: unknown[], roles: readonly string[] = ["admin"]) => ({
     token: {
       expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-      roles: [{ name: "admin" }],
+      roles: roles.map((name) => ({ name })),
       catalog,
     },
   });
@@ -751,6 +751,16 @@ function keystoneStandIn(): HttpServer {
                 region_id: "RegionOne",
                 url: "http://aetos.example/prometheus",
               }),
+            ),
+            issued,
+          );
+        case "reader-only":
+          return send(
+            res,
+            201,
+            token(
+              aetos({ interface: "public", region_id: "RegionOne", url: "http://aetos.example/prometheus" }),
+              ["reader", "member"],
             ),
             issued,
           );
@@ -842,8 +852,18 @@ describe("docs/operations.md: start-up failures", () => {
         why: "Keystone refusing",
         run: () => startFailure(aetos("refusing")),
         expected: {
-          message: "Keystone refused the credentials in [watcher_clients_auth] (HTTP 401)",
+          message:
+            'Keystone refused the credentials in [watcher_clients_auth] (HTTP 401) for user "watcher" in domain "Default", project "service" in domain "Default"',
           reason: "KEYSTONE_REFUSED",
+        },
+      },
+      {
+        why: "a token without the admin or service role, with require_privileged_role",
+        run: () => startFailure(aetos("reader-only", { "aetos_client.require_privileged_role": "true" })),
+        expected: {
+          message:
+            'the Keystone token of user "watcher" in domain "Default", project "service" in domain "Default" has neither the admin nor the service role (roles: reader, member) and [aetos_client] require_privileged_role is true: give the user the admin or service role, or set require_privileged_role = false to serve confined to the token\'s project',
+          reason: "KEYSTONE_ROLE_INSUFFICIENT",
         },
       },
       {

@@ -90,4 +90,9 @@ export interface AetosSourceConfig {
   readonly labels: MetricLabels;
   /** Longest GET request line to Aetos, in bytes. */
   readonly maxUrlLength: number;
+  /**
+   * Refuse to start with a token that has neither the admin nor the service role (Aetos would
+   * confine it to its project); when false, such a token only draws a warning.
+   */
+  readonly requirePrivilegedRole: boolean;
 }

@@ -1,5 +1,5 @@
 import { describeCatalog, selectEndpoint, splitEndpointUrl } from "../clients/catalog.js";
-import { KeystoneClient, type KeystoneToken } from "../clients/keystone.js";
+import { describeCredentials, KeystoneClient, type KeystoneToken } from "../clients/keystone.js";
 import { PrometheusHttpClient, type RequestOptions, urlEncodedLength } from "../clients/prometheus-http.js";
 import { TokenSource } from "../clients/token-source.js";
 import type { AetosSourceConfig, MetricLabels } from "../config/types.js";
@@ -68,7 +68,9 @@ export class AetosDatasource implements Datasource {
 
   /**
    * Authenticates and finds the endpoint. Fails (and the process exits) when Keystone cannot be
-   * reached or refuses the credentials, or when the catalog has no matching endpoint.
+   * reached or refuses the credentials, when the catalog has no matching endpoint, or when the token
+   * lacks the admin and service roles and `[aetos_client] require_privileged_role` is true (without
+   * it, that is a warning).
    */
   static async connect(
     config: AetosSourceConfig,
@@ -96,6 +98,7 @@ export class AetosDatasource implements Datasource {
     );
     try {
       const token = await tokens.token();
+      checkRoles(config, token, logger);
       const filter = {
         serviceType: AETOS_SERVICE_TYPE,
         interface: config.interface,
@@ -168,4 +171,26 @@ export class AetosDatasource implements Datasource {
       return await attempt(await this.#tokens.token(options.signal));
     }
   }
+}
+
+/**
+ * The start-up token's roles. Without admin or service, Aetos's default policy adds the token's
+ * project to every query and refuses the targets: the service runs, but half blind. That is a
+ * warning, or the end of the start when the operator asked for the role.
+ */
+function checkRoles(config: AetosSourceConfig, token: KeystoneToken, logger: Logger): void {
+  if (token.roles.some((role) => PRIVILEGED_ROLES.has(role))) return;
+  const roles = token.roles.length === 0 ? "none" : token.roles.join(", ");
+  const credentials = describeCredentials(config.keystone.credentials);
+  if (config.requirePrivilegedRole) {
+    throw new MetricsAccessError(
+      "permission_denied",
+      `the Keystone token of ${credentials} has neither the admin nor the service role (roles: ${roles}) and [aetos_client] require_privileged_role is true: give the user the admin or service role, or set require_privileged_role = false to serve confined to the token's project`,
+      { reason: "KEYSTONE_ROLE_INSUFFICIENT" },
+    );
+  }
+  logger.warn(
+    { roles: token.roles, identity: credentials },
+    `keystone token has neither the admin nor the service role (roles: ${roles}): Aetos confines every query to the token's project, so instances of other projects answer with no value, and refuses the targets, so ListHosts and host metrics fail with PERMISSION_DENIED; set [aetos_client] require_privileged_role = true to refuse to start instead`,
+  );
 }

@@ -32,6 +32,8 @@ const HOST = "compute-1.example";
 const AGGREGATES = [Aggregate.MEAN, Aggregate.MAX, Aggregate.MIN, Aggregate.COUNT];
 const PERIODS = [300, 600];
 
+const NOT_PRIVILEGED = "keystone token has neither the admin nor the service role";
+
 const watcherAetos = (extra: Options = {}): Options =>
   aetosPasswordOptions(stack.keystoneUrl, stack.watcher, {
     "aetos_client.region_name": "RegionOne",
@@ -78,7 +80,8 @@ describe("Aetos and direct Prometheus give the same answers", () => {
         "prometheus_client.host": stack.prometheus.host,
         "prometheus_client.port": String(stack.prometheus.port),
       }),
-      startTestApp(watcherAetos()),
+      // The service role meets require_privileged_role: the option costs such a token nothing.
+      startTestApp(watcherAetos({ "aetos_client.require_privileged_role": "true" })),
     ]);
   });
   afterAll(async () => {
@@ -92,6 +95,7 @@ describe("Aetos and direct Prometheus give the same answers", () => {
     const found = aetos.logs.find((l) => l.msg === "datasource: Aetos, found in the Keystone catalog");
     expect(found).toMatchObject({ endpoint: stack.aetosUrl, interface: "public", region: "RegionOne" });
     expect(tokenIssuedLines(direct.logs)).toHaveLength(0);
+    expect(aetos.logs.filter((l) => String(l.msg).startsWith(NOT_PRIVILEGED))).toEqual([]);
   });
 
   for (const aggregate of AGGREGATES) {
@@ -244,17 +248,75 @@ describe("Aetos datasource: start-up refusals", () => {
     }
   });
 
-  it("refuses to start when Keystone refuses the password, naming [watcher_clients_auth]", async () => {
+  it("refuses to start when Keystone refuses the password, naming [watcher_clients_auth], the user, its domain and the project", async () => {
+    const wrong = "not-the-password";
     const err = await startFailure(
-      aetosPasswordOptions(stack.keystoneUrl, { ...stack.watcher, password: "not-the-password" }),
+      aetosPasswordOptions(stack.keystoneUrl, { ...stack.watcher, password: wrong }),
     );
     expect(err).toBeInstanceOf(MetricsAccessError);
     const e = err as MetricsAccessError;
     expect(e.code).toBe("permission_denied");
     expect(e.reason).toBe("KEYSTONE_REFUSED");
-    expect(e.message).toContain("[watcher_clients_auth]");
-    expect(e.message).toContain("HTTP 401");
+    const w = stack.watcher;
+    expect(e.message).toBe(
+      `Keystone refused the credentials in [watcher_clients_auth] (HTTP 401) for user "${w.username}" in domain id "${w.userDomainId}", project "${w.projectName}" in domain id "${w.projectDomainId}"`,
+    );
+    expect(e.message).not.toContain(wrong);
+    expect(e.message).not.toContain(w.password);
   });
+
+  it("refuses to start when Keystone refuses an application credential's secret, naming the credential", async () => {
+    const err = await startFailure(
+      aetosAppCredentialOptions(stack.keystoneUrl, { id: stack.appCredential.id, secret: "not-the-secret" }),
+    );
+    expect(err).toBeInstanceOf(MetricsAccessError);
+    const e = err as MetricsAccessError;
+    expect(e.reason).toBe("KEYSTONE_REFUSED");
+    expect(e.message).toBe(
+      `Keystone refused the credentials in [watcher_clients_auth] (HTTP 401) for application credential id "${stack.appCredential.id}"`,
+    );
+    expect(e.message).not.toContain("not-the-secret");
+    expect(e.message).not.toContain(stack.appCredential.secret);
+  });
+
+  it("refuses to start a reader-only user with require_privileged_role = true, naming the user, the roles and the option", async () => {
+    const r = stack.readerA;
+    const err = await startFailure(
+      aetosPasswordOptions(stack.keystoneUrl, r, {
+        "aetos_client.region_name": "RegionOne",
+        "aetos_client.require_privileged_role": "true",
+      }),
+    );
+    expect(err).toBeInstanceOf(MetricsAccessError);
+    const e = err as MetricsAccessError;
+    expect(e.code).toBe("permission_denied");
+    expect(e.reason).toBe("KEYSTONE_ROLE_INSUFFICIENT");
+    expect(e.message).toContain(
+      `the Keystone token of user "${r.username}" in domain id "${r.userDomainId}", project "${r.projectName}" in domain id "${r.projectDomainId}" has neither the admin nor the service role (roles: reader)`,
+    );
+    expect(e.message).toContain("[aetos_client] require_privileged_role is true");
+    expect(e.message).not.toContain(r.password);
+  });
+
+  it("the real process exits 1 for a reader-only user with require_privileged_role = true, saying why on stderr", async () => {
+    const result = await runMain({
+      "watcher.conf": iniText({
+        ...aetosPasswordOptions(stack.keystoneUrl, stack.readerA, {
+          "aetos_client.require_privileged_role": "true",
+        }),
+        "metrics_access.listen": "127.0.0.1:0",
+        "metrics_access.admin_listen": "127.0.0.1:0",
+      }),
+    });
+    expect(result.signal).toBeNull();
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(
+      /^metrics-access: cannot start: the Keystone token of user .* has neither the admin nor the service role \(roles: reader\) and \[aetos_client\] require_privileged_role is true/m,
+    );
+    expect(result.stdout).toContain('"reason":"KEYSTONE_ROLE_INSUFFICIENT"');
+    expect(result.stdout).not.toContain("serving gRPC");
+    expect(result.stdout + result.stderr).not.toContain(stack.readerA.password);
+  }, 30_000);
 
   it("refuses to start when Keystone cannot be reached", async () => {
     const closed = await freePort();
@@ -314,6 +376,28 @@ describe("Aetos datasource: a user with only the reader role", () => {
 
   it("starts (Keystone accepts it and its catalog has the endpoint)", () => {
     expect(tokenIssuedLines(reader.logs)[0]?.roles).toEqual(["reader"]);
+  });
+
+  it("warns once at start-up, naming its roles and what they hide", async () => {
+    // Calls after the start (and any renewal) add no other warning: it is the start's.
+    await reader.client.getInstanceMetric({ instanceId: VM_B, metric: "instance_ram_usage" });
+    const warnings = reader.logs.filter((l) => String(l.msg).startsWith(NOT_PRIVILEGED));
+    expect(warnings).toHaveLength(1);
+    const r = stack.readerA;
+    expect(warnings[0]).toMatchObject({
+      level: "warn",
+      roles: ["reader"],
+      identity: `user "${r.username}" in domain id "${r.userDomainId}", project "${r.projectName}" in domain id "${r.projectDomainId}"`,
+    });
+    const msg = String(warnings[0]?.msg);
+    expect(msg).toContain("(roles: reader)");
+    expect(msg).toContain("Aetos confines every query to the token's project");
+    expect(msg).toContain("instances of other projects answer with no value");
+    expect(msg).toContain("ListHosts and host metrics fail with PERMISSION_DENIED");
+    expect(msg).toContain("require_privileged_role");
+    // Logged before the service served.
+    const at = (text: string) => reader.logs.findIndex((l) => String(l.msg).startsWith(text));
+    expect(at(NOT_PRIVILEGED)).toBeLessThan(at("serving gRPC"));
   });
 
   it("is ready: the gRPC health service answers SERVING (the readiness probe passes through Aetos)", async () => {

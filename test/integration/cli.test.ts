@@ -315,7 +315,7 @@ describe("check-config on broken configurations", () => {
       expect(result.code, result.stdout).toBe(1);
       expect(textRow(result.stdout, "keystone")).toEqual({
         status: "failed",
-        detail: "Keystone refused the credentials in [watcher_clients_auth] (HTTP 401)",
+        detail: `Keystone refused the credentials in [watcher_clients_auth] (HTTP 401) for user "${stack.watcher.username}" in domain id "${stack.watcher.userDomainId}", project "${stack.watcher.projectName}" in domain id "${stack.watcher.projectDomainId}"`,
       });
       expect(textRow(result.stdout, "catalog")?.status).toBe("skipped");
       expect(textRow(result.stdout, "hosts")).toEqual({

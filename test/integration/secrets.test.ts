@@ -278,7 +278,7 @@ describe("no secret or token in logs, errors or responses", () => {
     cap.expectClean();
   });
 
-  it("failed start-ups: wrong password, Keystone unreachable, no catalog entry, wrong region", async () => {
+  it("failed start-ups: wrong password, Keystone unreachable, no catalog entry, wrong region, reader refused", async () => {
     const cap = new Captures();
     const closed = await freePort();
     const cases: [string, Options, string][] = [
@@ -303,7 +303,13 @@ describe("no secret or token in logs, errors or responses", () => {
         aetosPasswordOptions(authUrl(), stack.watcher, { "aetos_client.region_name": "Nowhere" }),
         "failed_precondition",
       ],
+      [
+        "reader-only with require_privileged_role",
+        aetosPasswordOptions(authUrl(), stack.readerA, { "aetos_client.require_privileged_role": "true" }),
+        "permission_denied",
+      ],
     ];
+    const messages = new Map<string, string>();
     for (const [label, options, code] of cases) {
       const outcome = await tryStartTestApp(options);
       if (outcome.ok) {
@@ -311,9 +317,21 @@ describe("no secret or token in logs, errors or responses", () => {
         throw new Error(`${label}: the service started`);
       }
       expect((outcome.error as { code?: string }).code, label).toBe(code);
+      messages.set(label, outcome.error instanceof Error ? outcome.error.message : String(outcome.error));
       cap.addError(label, outcome.error);
       cap.add(`${label}: log`, outcome.rawLog());
     }
+    // The refusals say whose credentials were sent: user, domain, project, or the credential.
+    const w = stack.watcher;
+    expect(messages.get("wrong password")).toBe(
+      `Keystone refused the credentials in [watcher_clients_auth] (HTTP 401) for user "${w.username}" in domain id "${w.userDomainId}", project "${w.projectName}" in domain id "${w.projectDomainId}"`,
+    );
+    expect(messages.get("wrong app credential secret")).toBe(
+      `Keystone refused the credentials in [watcher_clients_auth] (HTTP 401) for application credential id "${stack.appCredential.id}"`,
+    );
+    expect(messages.get("reader-only with require_privileged_role")).toContain(
+      `user "${stack.readerA.username}" in domain id`,
+    );
     cap.expectClean();
   });
 
@@ -341,7 +359,9 @@ describe("no secret or token in logs, errors or responses", () => {
       cap.add(`${label}: stdout`, result.stdout);
       cap.add(`${label}: stderr`, result.stderr);
     }
-    expect(refused.stderr).toContain("Keystone refused the credentials in [watcher_clients_auth]");
+    expect(refused.stderr).toContain(
+      `Keystone refused the credentials in [watcher_clients_auth] (HTTP 401) for user "${stack.watcher.username}" in domain id "${stack.watcher.userDomainId}", project "${stack.watcher.projectName}"`,
+    );
     // The fatal log line carries the cause (Keystone's own answer), still without the password.
     expect(refused.stdout).toContain("HTTP 401");
     expect(noCatalog.stderr).toContain("no metric-storage endpoint");
