@@ -1,11 +1,7 @@
 import { metricsServiceOver } from "../app.js";
+import { describeCredentials } from "../clients/keystone.js";
 import { ConfigError, loadConfig } from "../config/load.js";
-import type {
-  AetosSourceConfig,
-  Config,
-  KeystoneCredentials,
-  PrometheusSourceConfig,
-} from "../config/types.js";
+import type { AetosSourceConfig, Config, PrometheusSourceConfig } from "../config/types.js";
 import { AETOS_SERVICE_TYPE, AetosDatasource } from "../datasource/aetos.js";
 import type { Datasource } from "../datasource/datasource.js";
 import { PrometheusDatasource } from "../datasource/prometheus.js";
@@ -141,15 +137,6 @@ async function connect(source: PrometheusSourceConfig | AetosSourceConfig): Prom
       ],
     };
   }
-}
-
-/** Who authenticated, by the names and ids of the configuration (never the password or secret). */
-function describeCredentials(credentials: KeystoneCredentials): string {
-  const ref = (r: { id: string } | { name: string }) => ("id" in r ? `id ${r.id}` : r.name);
-  if (credentials.method === "application_credential") {
-    return `application credential ${ref(credentials.credential)}`;
-  }
-  return `user ${ref(credentials.user)} in project ${ref(credentials.project)}`;
 }
 
 /** The readiness probe the server runs: Prometheus's build info, or a query through Aetos with the token. */
