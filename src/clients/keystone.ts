@@ -67,7 +67,7 @@ export class KeystoneClient {
     } catch (err) {
       throw transportError("Keystone", "auth/tokens", err, this.#config.timeoutMs);
     }
-    if (status !== 201 && status !== 200) throw refused(status, text, this.#config.credentials);
+    if (status !== 201 && status !== 200) throw refused(status, text);
     const token = parseToken(typeof subject === "string" ? subject : undefined, text);
     if (!token) {
       throw new MetricsAccessError("unavailable", "Keystone issued a token this service cannot read", {
@@ -197,12 +197,17 @@ function describeDomain(ref: DomainRef): string {
   return "id" in ref ? `domain id ${JSON.stringify(ref.id)}` : `domain ${JSON.stringify(ref.name)}`;
 }
 
-function refused(status: number, text: string, credentials: KeystoneCredentials): MetricsAccessError {
+/**
+ * The refusal says which credentials were refused but not whose: it may reach a caller when a
+ * renewal is refused while the service runs, and the service's user is not the caller's business.
+ * At start-up the operator gets the names too (AetosDatasource.connect adds them).
+ */
+function refused(status: number, text: string): MetricsAccessError {
   const cause = new Error(`Keystone auth/tokens: HTTP ${status}: ${text.slice(0, 300)}`);
   if (status === 401 || status === 403) {
     return new MetricsAccessError(
       "permission_denied",
-      `Keystone refused the credentials in [watcher_clients_auth] (HTTP ${status}) for ${describeCredentials(credentials)}`,
+      `Keystone refused the credentials in [watcher_clients_auth] (HTTP ${status})`,
       { reason: "KEYSTONE_REFUSED", cause },
     );
   }

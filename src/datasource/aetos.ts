@@ -97,7 +97,9 @@ export class AetosDatasource implements Datasource {
       },
     );
     try {
-      const token = await tokens.token();
+      const token = await tokens.token().catch((err: unknown) => {
+        throw whoseCredentials(err, config);
+      });
       checkRoles(config, token, logger);
       const filter = {
         serviceType: AETOS_SERVICE_TYPE,
@@ -192,5 +194,21 @@ function checkRoles(config: AetosSourceConfig, token: KeystoneToken, logger: Log
   logger.warn(
     { roles: token.roles, identity: credentials },
     `keystone token has neither the admin nor the service role (roles: ${roles}): Aetos confines every query to the token's project, so instances of other projects answer with no value, and refuses the targets, so ListHosts and host metrics fail with PERMISSION_DENIED; set [aetos_client] require_privileged_role = true to refuse to start instead`,
+  );
+}
+
+/**
+ * At start-up, a refusal of the service's own credentials names them (user, domain, project, or
+ * the application credential; never the secret), so that the operator sees which were sent.
+ */
+function whoseCredentials(err: unknown, config: AetosSourceConfig): unknown {
+  if (!isMetricsAccessError(err) || err.reason !== "KEYSTONE_REFUSED") return err;
+  return new MetricsAccessError(
+    err.code,
+    `${err.message} for ${describeCredentials(config.keystone.credentials)}`,
+    {
+      reason: err.reason,
+      cause: err,
+    },
   );
 }
