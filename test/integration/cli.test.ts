@@ -229,7 +229,8 @@ describe("check-config through Aetos", () => {
       const report = parseReport(result);
       expect(row(report, "keystone")).toMatchObject({
         status: "ok",
-        detail: 'issued a token to user "watcher" in domain id "default", project "service" in domain id "default"',
+        detail:
+          'issued a token to user "watcher" in domain id "default", project "service" in domain id "default"',
       });
       expect(row(report, "catalog").status).toBe("ok");
       expect(row(report, "catalog").detail).toBe(
