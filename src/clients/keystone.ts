@@ -206,7 +206,7 @@ function refused(status: number, text: string): MetricsAccessError {
   const cause = new Error(`Keystone auth/tokens: HTTP ${status}: ${text.slice(0, 300)}`);
   if (status === 401 || status === 403) {
     return new MetricsAccessError(
-      "permission_denied",
+      "unavailable",
       `Keystone refused the credentials in [watcher_clients_auth] (HTTP ${status})`,
       { reason: "KEYSTONE_REFUSED", cause },
     );

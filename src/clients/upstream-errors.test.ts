@@ -40,10 +40,10 @@ function expectCauseDetail(err: MetricsAccessError, detail: string): void {
 
 describe("upstreamDetail status mapping", () => {
   it.each([
-    ["Prometheus", 401, "permission_denied", "UPSTREAM_UNAUTHORIZED"],
-    ["Aetos", 401, "permission_denied", "UPSTREAM_UNAUTHORIZED"],
-    ["Prometheus", 403, "permission_denied", "UPSTREAM_FORBIDDEN"],
-    ["Aetos", 403, "permission_denied", "UPSTREAM_FORBIDDEN"],
+    ["Prometheus", 401, "unavailable", "UPSTREAM_UNAUTHORIZED"],
+    ["Aetos", 401, "unavailable", "UPSTREAM_UNAUTHORIZED"],
+    ["Prometheus", 403, "unavailable", "UPSTREAM_FORBIDDEN"],
+    ["Aetos", 403, "unavailable", "UPSTREAM_FORBIDDEN"],
     ["Prometheus", 400, "internal", "UPSTREAM_REJECTED_QUERY"],
     ["Aetos", 400, "internal", "UPSTREAM_REJECTED_QUERY"],
     ["Prometheus", 422, "internal", "UPSTREAM_REJECTED_QUERY"],

@@ -23,14 +23,14 @@ export function upstreamDetail(
       upstream === "Aetos"
         ? `${at}: the service's Keystone token was not accepted`
         : `${at}: check [prometheus_client] username and password`;
-    return new MetricsAccessError("permission_denied", message, { reason: "UPSTREAM_UNAUTHORIZED", cause });
+    return new MetricsAccessError("unavailable", message, { reason: "UPSTREAM_UNAUTHORIZED", cause });
   }
   if (status === 403) {
     const message =
       upstream === "Aetos"
         ? `${at}: the service's Keystone credentials need the admin or service role in their project`
         : `${at}: the configured credentials are not allowed`;
-    return new MetricsAccessError("permission_denied", message, { reason: "UPSTREAM_FORBIDDEN", cause });
+    return new MetricsAccessError("unavailable", message, { reason: "UPSTREAM_FORBIDDEN", cause });
   }
   // Go's net/http (Prometheus, exporter-toolkit) answers plain http sent to its TLS port with this
   // 400 before any API handler runs: the query was never seen, the scheme is wrong.

@@ -203,7 +203,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: "require_privileged_role",
     type: "boolean",
     default: "false",
-    help: "Refuse to start (exit 1, KEYSTONE_ROLE_INSUFFICIENT) when the token of [watcher_clients_auth] has neither the admin nor the service role. Without one of them Aetos confines every query to the token's project, so instances of other projects answer with no value, and refuses the targets, so ListHosts and host metrics fail with PERMISSION_DENIED; when false, such a token only draws a warning at start-up. (Not in Watcher.)",
+    help: "Refuse to start (exit 1, KEYSTONE_ROLE_INSUFFICIENT) when the token of [watcher_clients_auth] has neither the admin nor the service role. Without one of them Aetos confines every query to the token's project, so instances of other projects answer with no value, and refuses the targets, so ListHosts and host metrics fail (UNAVAILABLE, UPSTREAM_FORBIDDEN); when false, such a token only draws a warning at start-up. (Not in Watcher.)",
   },
   {
     section: "watcher_clients_auth",

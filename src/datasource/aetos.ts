@@ -186,14 +186,14 @@ function checkRoles(config: AetosSourceConfig, token: KeystoneToken, logger: Log
   const credentials = describeCredentials(config.keystone.credentials);
   if (config.requirePrivilegedRole) {
     throw new MetricsAccessError(
-      "permission_denied",
+      "failed_precondition",
       `the Keystone token of ${credentials} has neither the admin nor the service role (roles: ${roles}) and [aetos_client] require_privileged_role is true: give the user the admin or service role, or set require_privileged_role = false to serve confined to the token's project`,
       { reason: "KEYSTONE_ROLE_INSUFFICIENT" },
     );
   }
   logger.warn(
     { roles: token.roles, identity: credentials },
-    `keystone token has neither the admin nor the service role (roles: ${roles}): Aetos confines every query to the token's project, so instances of other projects answer with no value, and refuses the targets, so ListHosts and host metrics fail with PERMISSION_DENIED; set [aetos_client] require_privileged_role = true to refuse to start instead`,
+    `keystone token has neither the admin nor the service role (roles: ${roles}): Aetos confines every query to the token's project, so instances of other projects answer with no value, and refuses the targets, so ListHosts and host metrics fail (UNAVAILABLE, UPSTREAM_FORBIDDEN); set [aetos_client] require_privileged_role = true to refuse to start instead`,
   );
 }
 

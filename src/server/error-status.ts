@@ -48,16 +48,12 @@ export function toConnectError(err: unknown, signal: AbortSignal): ConnectError 
 }
 
 /**
- * Client faults are logged at info, server faults at error. PERMISSION_DENIED is a server fault
- * here: callers are not authenticated (yet), so it is always the service's own credentials that
- * Prometheus, Aetos or Keystone refused.
+ * Client faults are logged at info, server faults at error. PERMISSION_DENIED is kept for what a
+ * caller may not do; the service's own credentials refused by Prometheus, Aetos or Keystone are
+ * UNAVAILABLE (reasons UPSTREAM_UNAUTHORIZED, UPSTREAM_FORBIDDEN, KEYSTONE_REFUSED), a server fault.
  */
 export function isServerFault(code: Code): boolean {
   return (
-    code === Code.Internal ||
-    code === Code.Unknown ||
-    code === Code.Unavailable ||
-    code === Code.DataLoss ||
-    code === Code.PermissionDenied
+    code === Code.Internal || code === Code.Unknown || code === Code.Unavailable || code === Code.DataLoss
   );
 }

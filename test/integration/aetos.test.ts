@@ -255,7 +255,7 @@ describe("Aetos datasource: start-up refusals", () => {
     );
     expect(err).toBeInstanceOf(MetricsAccessError);
     const e = err as MetricsAccessError;
-    expect(e.code).toBe("permission_denied");
+    expect(e.code).toBe("unavailable");
     expect(e.reason).toBe("KEYSTONE_REFUSED");
     const w = stack.watcher;
     expect(e.message).toBe(
@@ -289,7 +289,7 @@ describe("Aetos datasource: start-up refusals", () => {
     );
     expect(err).toBeInstanceOf(MetricsAccessError);
     const e = err as MetricsAccessError;
-    expect(e.code).toBe("permission_denied");
+    expect(e.code).toBe("failed_precondition");
     expect(e.reason).toBe("KEYSTONE_ROLE_INSUFFICIENT");
     expect(e.message).toContain(
       `the Keystone token of user "${r.username}" in domain id "${r.userDomainId}", project "${r.projectName}" in domain id "${r.projectDomainId}" has neither the admin nor the service role (roles: reader)`,
@@ -393,7 +393,7 @@ describe("Aetos datasource: a user with only the reader role", () => {
     expect(msg).toContain("(roles: reader)");
     expect(msg).toContain("Aetos confines every query to the token's project");
     expect(msg).toContain("instances of other projects answer with no value");
-    expect(msg).toContain("ListHosts and host metrics fail with PERMISSION_DENIED");
+    expect(msg).toContain("ListHosts and host metrics fail (UNAVAILABLE, UPSTREAM_FORBIDDEN)");
     expect(msg).toContain("require_privileged_role");
     // Logged before the service served.
     const at = (text: string) => reader.logs.findIndex((l) => String(l.msg).startsWith(text));
@@ -405,9 +405,9 @@ describe("Aetos datasource: a user with only the reader role", () => {
     expect((await health.check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
   });
 
-  it("gets PERMISSION_DENIED from ListHosts, naming the admin or service role", async () => {
+  it("gets UNAVAILABLE (UPSTREAM_FORBIDDEN) from ListHosts, naming the admin or service role", async () => {
     const err = await callError(reader.client.listHosts({}));
-    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.code).toBe(Code.Unavailable);
     expect(err.rawMessage).toMatch(/admin or service role/);
     expect(err.metadata.get("x-error-reason")).toBe("UPSTREAM_FORBIDDEN");
   });
@@ -421,9 +421,10 @@ describe("Aetos datasource: a user with only the reader role", () => {
     expect(res.result?.query).not.toContain("project");
   });
 
-  it("gets PERMISSION_DENIED from GetHostMetric (the host lookup reads the targets)", async () => {
+  it("gets UNAVAILABLE from GetHostMetric (the host lookup reads the targets)", async () => {
     const err = await callError(reader.client.getHostMetric({ host: HOST, metric: "host_cpu_usage" }));
-    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.code).toBe(Code.Unavailable);
+    expect(err.metadata.get("x-error-reason")).toBe("UPSTREAM_FORBIDDEN");
     expect(err.rawMessage).toMatch(/admin or service role/);
   });
 });

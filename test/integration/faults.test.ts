@@ -149,7 +149,7 @@ describe("Prometheus rejecting or failing a query", () => {
     expect(service.rawLog()).toContain(SECRET);
   });
 
-  it("answers UNAVAILABLE for a 503 and PERMISSION_DENIED for a 401", async () => {
+  it("answers UNAVAILABLE for a 503, and for a 401 (the service's credentials, not the caller's)", async () => {
     fake.setQuery({ kind: "status", status: 503, body: { status: "error", error: SECRET } });
     const unavailable = await callError(service.client.getHostMetric(CPU));
     expect(Code[unavailable.code]).toBe("Unavailable");
@@ -157,7 +157,8 @@ describe("Prometheus rejecting or failing a query", () => {
 
     fake.setQuery({ kind: "status", status: 401, body: { status: "error", error: SECRET } });
     const denied = await callError(service.client.getHostMetric(CPU));
-    expect(Code[denied.code]).toBe("PermissionDenied");
+    expect(Code[denied.code]).toBe("Unavailable");
+    expect(denied.metadata.get("x-error-reason")).toBe("UPSTREAM_UNAUTHORIZED");
     expect(denied.rawMessage).toContain("[prometheus_client] username and password");
   });
 

@@ -6,7 +6,7 @@
  * Covered: cafile → https and the right value; use_tls without cafile → the private CA is not
  * trusted → UNAVAILABLE; cafile + certfile + keyfile against a Prometheus that requires client
  * certificates → works, and without the client certificate → UNAVAILABLE; username/password right →
- * works, wrong → PERMISSION_DENIED naming the options and never the password; plain http to the
+ * works, wrong → UNAVAILABLE (UPSTREAM_UNAUTHORIZED) naming the options and never the password; plain http to the
  * https port → UNAVAILABLE. Messages never carry the upstream's address.
  *
  * Each Prometheus comes from startPrometheus (test/support/prometheus.ts) with a `--web.config.file`
@@ -229,7 +229,7 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
     expect(service.rawLog()).not.toContain(PASSWORD);
   });
 
-  it("a wrong password: PERMISSION_DENIED naming the options, never the password", async () => {
+  it("a wrong password: UNAVAILABLE (UPSTREAM_UNAUTHORIZED) naming the options, never the password", async () => {
     const service = await app({
       "prometheus_client.host": "127.0.0.1",
       "prometheus_client.port": String(basic.port),
@@ -238,7 +238,7 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
       "prometheus_client.password": WRONG_PASSWORD,
     });
     const err = await hostMetricError(service, basic.port);
-    expect(Code[err.code], err.rawMessage).toBe("PermissionDenied");
+    expect(Code[err.code], err.rawMessage).toBe("Unavailable");
     expect(err.rawMessage).toContain("[prometheus_client] username and password");
     expect(err.metadata.get("x-error-reason")).toBe("UPSTREAM_UNAUTHORIZED");
     for (const secret of [WRONG_PASSWORD, PASSWORD]) {
@@ -253,6 +253,7 @@ describe("[prometheus_client] TLS and authentication against a real Prometheus",
       "prometheus_client.cafile": pki.caFile,
     });
     const denied = await hostMetricError(anonymous, basic.port);
-    expect(Code[denied.code], denied.rawMessage).toBe("PermissionDenied");
+    expect(Code[denied.code], denied.rawMessage).toBe("Unavailable");
+    expect(denied.metadata.get("x-error-reason")).toBe("UPSTREAM_UNAUTHORIZED");
   });
 });

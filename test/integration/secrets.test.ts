@@ -264,14 +264,14 @@ describe("no secret or token in logs, errors or responses", () => {
     cap.expectClean();
   });
 
-  it("reader-only user: PERMISSION_DENIED calls", async () => {
+  it("reader-only user: refused calls (UNAVAILABLE, UPSTREAM_FORBIDDEN)", async () => {
     const cap = new Captures();
     const app = await start(
       aetosPasswordOptions(authUrl(), stack.readerA, { "aetos_client.region_name": "RegionOne" }),
     );
     const errors = await exercise(app, cap, "reader");
-    expect(errors[0]?.code).toBe(Code.PermissionDenied);
-    expect(errors[2]?.code).toBe(Code.PermissionDenied);
+    expect(errors[0]?.code).toBe(Code.Unavailable);
+    expect(errors[2]?.code).toBe(Code.Unavailable);
     await app.stop();
     cap.add("reader: log", app.rawLog());
     expect(app.rawLog()).toContain("RBAC Authorization Failed");
@@ -285,7 +285,7 @@ describe("no secret or token in logs, errors or responses", () => {
       [
         "wrong password",
         aetosPasswordOptions(authUrl(), { ...stack.watcher, password: WRONG_PASSWORD }),
-        "permission_denied",
+        "unavailable",
       ],
       [
         "Keystone unreachable",
@@ -295,7 +295,7 @@ describe("no secret or token in logs, errors or responses", () => {
       [
         "wrong app credential secret",
         aetosAppCredentialOptions(authUrl(), { id: stack.appCredential.id, secret: WRONG_PASSWORD }),
-        "permission_denied",
+        "unavailable",
       ],
       ["no catalog entry", aetosPasswordOptions(authUrl(), stack.watcherNoCatalog), "failed_precondition"],
       [
@@ -306,7 +306,7 @@ describe("no secret or token in logs, errors or responses", () => {
       [
         "reader-only with require_privileged_role",
         aetosPasswordOptions(authUrl(), stack.readerA, { "aetos_client.require_privileged_role": "true" }),
-        "permission_denied",
+        "failed_precondition",
       ],
     ];
     const messages = new Map<string, string>();

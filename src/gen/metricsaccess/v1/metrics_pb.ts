@@ -1149,11 +1149,15 @@ export const AvailabilitySchema: GenEnum<Availability> = /*@__PURE__*/
  *                        reads does not exist in the backend; the message names the series and the
  *                        configuration option that changes it); KEYSTONE_BAD_REQUEST (Keystone
  *                        rejected the service's authentication request as malformed).
- *   PERMISSION_DENIED    Prometheus, Aetos or Keystone refused the service's own credentials. Reasons:
- *                        UPSTREAM_UNAUTHORIZED, UPSTREAM_FORBIDDEN, KEYSTONE_REFUSED.
+ *   PERMISSION_DENIED    kept for what the caller itself may not do (never the service's own
+ *                        credentials).
  *   UNAVAILABLE          Prometheus, Aetos or Keystone could not be reached or failed; retry later.
  *                        Reasons: UPSTREAM_UNREACHABLE, UPSTREAM_EXPECTS_TLS, UPSTREAM_NOT_FOUND,
  *                        UPSTREAM_FAILED, UPSTREAM_MALFORMED, KEYSTONE_FAILED, KEYSTONE_MALFORMED.
+ *                        Also when they refuse the service's own credentials, which is the
+ *                        service's fault, not the caller's, and needs an operator: reasons
+ *                        UPSTREAM_UNAUTHORIZED, UPSTREAM_FORBIDDEN (through Aetos: the credentials
+ *                        lack the admin or service role), KEYSTONE_REFUSED.
  *   DEADLINE_EXCEEDED    the caller's deadline passed before the answer came back (no ErrorInfo).
  *   CANCELLED            the caller cancelled the call (no ErrorInfo).
  *   INTERNAL             Prometheus rejected or could not execute the query the service built
