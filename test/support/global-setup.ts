@@ -48,7 +48,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const aetosRegionTwoUrl = `http://localhost:${aetosPort}/prometheus`;
   const [prometheus, keystone] = await Promise.all([
     startPrometheus({ baseDir: workDir }),
-    startKeystone({ workDir: join(workDir, "keystone") }),
+    // Every test file authenticates here, many at once: with two workers a new authentication once
+    // waited out the service's 30 s Keystone timeout under the full suite.
+    startKeystone({ workDir: join(workDir, "keystone"), processes: 4 }),
   ]);
   const [provisioning, aetos] = await Promise.all([
     provisionKeystone(keystone, {
