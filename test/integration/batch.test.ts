@@ -73,12 +73,14 @@ let aetosDefault: TestApp;
 let aetosOther: TestApp;
 
 beforeAll(async () => {
-  [direct, otherLabels, aetosDefault, aetosOther] = await Promise.all([
+  [direct, otherLabels] = await Promise.all([
     startTestApp(PROMETHEUS),
     startTestApp({ ...PROMETHEUS, ...OTHER_LABELS }),
-    startTestApp(AETOS),
-    startTestApp({ ...AETOS, ...OTHER_LABELS }),
   ]);
+  // One after the other: twice in the full suite, one of two authentications sent to the shared
+  // Keystone at the same moment went unanswered for 30 s (cause not yet known; see the notes).
+  aetosDefault = await startTestApp(AETOS);
+  aetosOther = await startTestApp({ ...AETOS, ...OTHER_LABELS });
 });
 afterAll(async () => {
   await Promise.all([direct?.stop(), otherLabels?.stop(), aetosDefault?.stop(), aetosOther?.stop()]);
