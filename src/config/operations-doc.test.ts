@@ -28,17 +28,17 @@
  *     (test/integration/alert-rules.test.ts checks the rules themselves with promtool and a real
  *     Prometheus.)
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer as createHttpServer, Server as HttpServer, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createTcpServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runMain } from "../../test/support/interop-process.js";
 import { startApp } from "../app.js";
 import { ERROR_REASONS, isMetricsAccessError, STARTUP_ONLY_REASONS } from "../errors.js";
 import { createLogger } from "../log.js";
@@ -973,41 +973,20 @@ describe("docs/operations.md: start-up failures", () => {
 // ---------------------------------------------------------------------------------------------
 // 3. The process
 
-function runMain(args: readonly string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe("docs/operations.md: what the process prints", () => {
   it("exits 2 and prints the doc's example for its configuration", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "operations-doc-"));
-    try {
-      const file = join(dir, "typo.conf");
-      writeFileSync(file, "[metrics_access]\nlisten_adress = 0.0.0.0:1\n");
-      const run = await runMain(["--config-file", file], {
-        METRICS_ACCESS__PROMETHEUS_CLIENT__HOST: "prom.example",
-        METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: "abc",
-      });
-      expect(run.code, run.stderr).toBe(2);
-      expect(run.stderr.startsWith("metrics-access: invalid configuration:\n")).toBe(true);
-      expect(DOC).toContain(`\`\`\`\n${run.stderr}\`\`\``);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const run = await runMain(
+      { "typo.conf": "[metrics_access]\nlisten_adress = 0.0.0.0:1\n" },
+      {
+        env: {
+          METRICS_ACCESS__PROMETHEUS_CLIENT__HOST: "prom.example",
+          METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: "abc",
+        },
+      },
+    );
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr.startsWith("metrics-access: invalid configuration:\n")).toBe(true);
+    expect(DOC).toContain(`\`\`\`\n${run.stderr}\`\`\``);
   });
 
   it("exits 1 with the stderr line and the fatal log line the doc shows", async () => {
@@ -1015,12 +994,17 @@ describe("docs/operations.md: what the process prints", () => {
     const taken = createTcpServer((socket) => socket.destroy());
     const port = await listening(taken);
     try {
-      const run = await runMain([], {
-        METRICS_ACCESS__PROMETHEUS_CLIENT__HOST: "127.0.0.1",
-        METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: String(port),
-        METRICS_ACCESS__METRICS_ACCESS__LISTEN: `127.0.0.1:${port}`,
-        METRICS_ACCESS__METRICS_ACCESS__ADMIN_LISTEN: "127.0.0.1:0",
-      });
+      const run = await runMain(
+        {},
+        {
+          env: {
+            METRICS_ACCESS__PROMETHEUS_CLIENT__HOST: "127.0.0.1",
+            METRICS_ACCESS__PROMETHEUS_CLIENT__PORT: String(port),
+            METRICS_ACCESS__METRICS_ACCESS__LISTEN: `127.0.0.1:${port}`,
+            METRICS_ACCESS__METRICS_ACCESS__ADMIN_LISTEN: "127.0.0.1:0",
+          },
+        },
+      );
       const message = `[metrics_access] listen 127.0.0.1:${port}: cannot listen (EADDRINUSE)`;
       expect(run.code, run.stderr).toBe(1);
       expect(run.stderr).toBe(`metrics-access: cannot start: ${message}\n`);
