@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { startApp } from "../src/app.js";
+import { formatListenAddress } from "../src/config/listen-address.js";
 import { loadConfig } from "../src/config/load.js";
 import { createLogger } from "../src/log.js";
 import { startPrometheus } from "../test/support/prometheus.js";
@@ -28,43 +29,47 @@ const config = loadConfig({
   },
 });
 const app = await startApp(config, createLogger(config.server.logLevel));
-const address = `${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${app.port}`;
-const url = `http://${address}`;
+const listen = config.server.listen;
+// On a unix socket (listen = unix:/path), curl and buf curl take the path apart from the URL.
+const url =
+  listen.kind === "tcp" ? `http://${formatListenAddress({ ...listen, port: app.port })}` : "http://localhost";
+const via = listen.kind === "unix" ? ` --unix-socket ${listen.path}` : "";
+const where = listen.kind === "tcp" ? url : `${formatListenAddress(listen)} (${url} through the socket)`;
 
 process.stdout.write(`
-metrics-access is serving on ${url} (gRPC, gRPC-Web and Connect on one port)
+metrics-access is serving on ${where} (gRPC, gRPC-Web and Connect on one port)
 in front of a real Prometheus at ${prometheus.url} holding a sample fleet for the next ${DEMO_HOURS} h.
 
 Try, from another terminal in this directory:
 
-  npx buf curl --protocol grpc --list-services ${url}
+  npx buf curl${via} --protocol grpc --list-services ${url}
 
-  npx buf curl --protocol grpc -d '{"host":"compute-1.example","metric":"host_cpu_usage"}' \\
+  npx buf curl${via} --protocol grpc -d '{"host":"compute-1.example","metric":"host_cpu_usage"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetric
 
     answers {"result": {"metric": "host_cpu_usage", "value": 31.25, "unit": "%", "labelName": "fqdn",
              "labelValue": "compute-1.example", "evaluationTime": "…", "query": "100 - (avg by …", "seriesCount": 1}}
 
-  npx buf curl --protocol grpc -d '{"host":"compute-2","metric":"host_ram_usage","aggregate":"AGGREGATE_MAX","period":"600s"}' \\
+  npx buf curl${via} --protocol grpc -d '{"host":"compute-2","metric":"host_ram_usage","aggregate":"AGGREGATE_MAX","period":"600s"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetric
 
-  npx buf curl --protocol grpc -d '{"instanceId":"33333333-3333-4333-8333-333333333333","metric":"instance_cpu_usage","vcpus":2}' \\
+  npx buf curl${via} --protocol grpc -d '{"instanceId":"33333333-3333-4333-8333-333333333333","metric":"instance_cpu_usage","vcpus":2}' \\
     ${url}/metricsaccess.v1.MetricsService/GetInstanceMetric
 
-  npx buf curl --protocol grpc -d '{"host":"compute-1.example","metric":"host_power","aggregate":"AGGREGATE_MAX"}' \\
+  npx buf curl${via} --protocol grpc -d '{"host":"compute-1.example","metric":"host_power","aggregate":"AGGREGATE_MAX"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetric
 
-  npx buf curl --protocol grpc -d '{"instanceId":"11111111-1111-4111-8111-111111111111","metric":"instance_ram_allocated"}' \\
+  npx buf curl${via} --protocol grpc -d '{"instanceId":"11111111-1111-4111-8111-111111111111","metric":"instance_ram_allocated"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetInstanceMetric
 
-  npx buf curl --protocol grpc -d '{"pageSize":3}' ${url}/metricsaccess.v1.MetricsService/ListHosts
+  npx buf curl${via} --protocol grpc -d '{"pageSize":3}' ${url}/metricsaccess.v1.MetricsService/ListHosts
 
-  npx buf curl --protocol grpc -d '{"subject":"SUBJECT_HOST"}' ${url}/metricsaccess.v1.MetricsService/ListMetrics
+  npx buf curl${via} --protocol grpc -d '{"subject":"SUBJECT_HOST"}' ${url}/metricsaccess.v1.MetricsService/ListMetrics
 
-  npx buf curl --protocol grpc -d '{"allHosts":true,"metrics":["host_cpu_usage","host_power"]}' \\
+  npx buf curl${via} --protocol grpc -d '{"allHosts":true,"metrics":["host_cpu_usage","host_power"]}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetrics
 
-  curl -s -H 'content-type: application/json' -d '{"host":"compute-1.example","metric":"host_cpu_usage"}' \\
+  curl${via} -s -H 'content-type: application/json' -d '{"host":"compute-1.example","metric":"host_cpu_usage"}' \\
     ${url}/metricsaccess.v1.MetricsService/GetHostMetric
 
 Hosts: compute-1.example, compute-2.example, compute-3.example (idle), twin.a.example, twin.b.example,

@@ -1,8 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { setUpCallerAuth } from "./caller-auth-setup.js";
+import { formatListenAddress } from "./config/listen-address.js";
 import type { Config } from "./config/types.js";
 import { createDatasource } from "./datasource/create.js";
 import type { Datasource } from "./datasource/datasource.js";
 import { SharedQueries } from "./datasource/shared-queries.js";
+import { UpstreamLimit } from "./datasource/upstream-limit.js";
 import { Health, HealthCheckResponse_ServingStatus } from "./gen/grpc/health/v1/health_pb.js";
 import { MetricsService as MetricsServiceDesc } from "./gen/metricsaccess/v1/metrics_pb.js";
 import type { Logger } from "./log.js";
@@ -11,6 +14,7 @@ import { HostDirectory } from "./metrics/hosts.js";
 import { SeriesNames } from "./metrics/series-names.js";
 import { MetricsService } from "./metrics/service.js";
 import { type AdminServer, listenAdmin } from "./server/admin.js";
+import { requireCaller } from "./server/caller-auth.js";
 import { connectFallback } from "./server/connect-fallback.js";
 import { grpcUnaryFastPath, unaryRoutes } from "./server/grpc-unary.js";
 import { HealthRegistry, healthService } from "./server/health.js";
@@ -61,11 +65,27 @@ export function metricsServiceOver(datasource: Datasource, config: Config): Metr
  */
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
   const selfMetrics = new SelfMetrics();
+  const forwardCallerToken = config.datasource.kind === "aetos" && config.datasource.forwardCallerToken;
+  const callerAuth = await setUpCallerAuth(
+    config.server.callerAuth,
+    forwardCallerToken,
+    logger,
+    selfMetrics.upstream,
+  );
   const upstream = await createDatasource(config.datasource, logger, {
     observe: selfMetrics.upstream,
     onTokenIssued: selfMetrics.tokenIssued,
+  }).catch(async (err: unknown) => {
+    await callerAuth.close();
+    throw err;
   });
-  const datasource = new SharedQueries(upstream, { cacheTtlMs: config.server.queryCacheTtlMs });
+  // Below the sharing: coalesced and cached answers send nothing, so they take no place.
+  const limited = new UpstreamLimit(upstream, {
+    maxInFlight: config.server.maxConcurrentUpstreamQueries,
+    queueTimeoutMs: config.server.upstreamQueueTimeoutMs,
+  });
+  selfMetrics.upstreamLimitFrom(() => limited.counts);
+  const datasource = new SharedQueries(limited, { cacheTtlMs: config.server.queryCacheTtlMs });
   selfMetrics.sharedQueriesFrom(() => datasource.counts);
   const service = metricsServiceOver(datasource, config);
   const health = new HealthRegistry();
@@ -86,7 +106,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   });
   await readiness.start();
   const calls = new InFlightCalls();
-  const metrics = metricsHandler(service);
+  const handler = metricsHandler(service, { forwardCallerToken });
+  // Health and reflection stay open: probes and debugging tools carry no caller credentials.
+  const metrics =
+    callerAuth.authenticator === undefined
+      ? handler
+      : requireCaller(MetricsServiceDesc, handler, callerAuth.authenticator);
   const healthImpl = healthService(health);
 
   // Two ways in, one set of implementations: unary binary gRPC is served by the fast path, the
@@ -112,19 +137,20 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     fallback: connect.stream,
   });
   const transport = await listen({
-    host: config.server.host,
-    port: config.server.port,
+    listen: config.server.listen,
     tls: config.server.tls,
+    tlsReloadIntervalMs: config.server.tlsReloadIntervalMs,
+    logger,
     onStream,
     onRequest: connect.request,
   }).catch(async (err: unknown) => {
     readiness.stop();
-    await datasource.close();
+    await Promise.all([datasource.close(), callerAuth.close()]);
     throw err;
   });
   logger.info(
     {
-      listen: `${config.server.host}:${transport.port}`,
+      listen: formatListenAddress(transport.address),
       tls: config.server.tls !== undefined,
       datasource: datasource.name,
     },
@@ -132,7 +158,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   );
   if (config.server.unauthenticatedNetwork) {
     logger.warn(
-      { listen: `${config.server.host}:${transport.port}` },
+      { listen: formatListenAddress(transport.address) },
       "serving beyond loopback without caller authentication (allow_unauthenticated_network = true): every caller reads with the service's own credentials",
     );
   }
@@ -146,7 +172,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     }).catch(async (err: unknown) => {
       readiness.stop();
       transport.destroy();
-      await Promise.all([transport.drain(), datasource.close()]);
+      await Promise.all([transport.drain(), datasource.close(), callerAuth.close()]);
       throw err;
     });
     // Not under "listen": that field names the gRPC port (scripts and tests read it).
@@ -182,7 +208,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
       { sharedQueries: datasource.counts },
       "upstream queries shared (coalesced, cache hits and misses)",
     );
-    await datasource.close();
+    await Promise.all([datasource.close(), callerAuth.close()]);
   };
   return {
     port: transport.port,

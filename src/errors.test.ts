@@ -11,6 +11,7 @@ describe("ErrorInfo reasons", () => {
     "NOT_FOUND",
     "FAILED_PRECONDITION",
     "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
     "DEADLINE_EXCEEDED",
   ]);
 

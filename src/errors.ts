@@ -7,6 +7,8 @@ export type ErrorCode =
   | "not_found"
   | "failed_precondition"
   | "permission_denied"
+  | "unauthenticated"
+  | "resource_exhausted"
   | "unavailable"
   | "internal";
 
@@ -37,6 +39,11 @@ export const ERROR_REASONS = [
   "CATALOG_NO_ENDPOINT",
   "CATALOG_BAD_URL",
   "LISTEN_FAILED",
+  "CALLER_CREDENTIALS_MISSING",
+  "CALLER_CREDENTIALS_INVALID",
+  "CALLER_NOT_ALLOWED",
+  "UPSTREAM_DENIED_CALLER",
+  "UPSTREAM_QUERY_LIMIT",
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

@@ -12,10 +12,13 @@ describe("listen addresses", () => {
     expect(parseHostPort("host")).toBeUndefined();
   });
 
-  it("dials the loopback of the same family for a wildcard listen address", () => {
-    expect(dialAddress({ host: "0.0.0.0", port: 50051 })).toEqual({ host: "127.0.0.1", port: 50051 });
-    expect(dialAddress({ host: "::", port: 50051 })).toEqual({ host: "::1", port: 50051 });
-    expect(dialAddress({ host: "10.0.0.5", port: 7 })).toEqual({ host: "10.0.0.5", port: 7 });
+  it("dials the loopback of the same family for a wildcard listen address, and a unix socket as it is", () => {
+    const tcp = (host: string, port: number) => ({ kind: "tcp", host, port }) as const;
+    expect(dialAddress(tcp("0.0.0.0", 50051))).toEqual(tcp("127.0.0.1", 50051));
+    expect(dialAddress(tcp("::", 50051))).toEqual(tcp("::1", 50051));
+    expect(dialAddress(tcp("10.0.0.5", 7))).toEqual(tcp("10.0.0.5", 7));
+    const unix = { kind: "unix", path: "/run/metrics-access/grpc.sock" } as const;
+    expect(dialAddress(unix)).toEqual(unix);
   });
 
   it("brackets IPv6 when writing an address", () => {

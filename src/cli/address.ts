@@ -1,4 +1,6 @@
 import { isIPv6 } from "node:net";
+import { parseTcpAddress } from "../config/listen-address.js";
+import type { ListenAddress } from "../config/types.js";
 
 /** A host and a port, the host without brackets (IPv6 literals bare: "::1"). */
 export interface HostPort {
@@ -7,25 +9,22 @@ export interface HostPort {
 }
 
 /**
- * `host:port` or `[ipv6]:port`, the form of `[metrics_access] listen`; undefined when malformed.
- * The same rule as the loader's, so `--address` takes exactly what `listen` takes.
+ * `host:port` or `[ipv6]:port`, the TCP form of `[metrics_access] listen`; undefined when
+ * malformed. The loader's own rule, so `--address` takes exactly what `listen` takes for TCP.
  */
 export function parseHostPort(text: string): HostPort | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const host = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3]);
-  if (host === undefined || port > 65535 || (match?.[1] !== undefined && !isIPv6(host))) return undefined;
-  return { host, port };
+  return parseTcpAddress(text);
 }
 
 /**
  * Where a client on the same machine reaches a server listening on `listen`: a wildcard address
  * accepts connections on every interface, so the loopback of the same family is dialled instead
- * (a container's HEALTHCHECK runs beside the server).
+ * (a container's HEALTHCHECK runs beside the server); a unix socket is dialled as it is.
  */
-export function dialAddress(listen: HostPort): HostPort {
-  if (listen.host === "0.0.0.0") return { host: "127.0.0.1", port: listen.port };
-  if (listen.host === "::" || listen.host === "0:0:0:0:0:0:0:0") return { host: "::1", port: listen.port };
+export function dialAddress(listen: ListenAddress): ListenAddress {
+  if (listen.kind === "unix") return listen;
+  if (listen.host === "0.0.0.0") return { ...listen, host: "127.0.0.1" };
+  if (listen.host === "::" || listen.host === "0:0:0:0:0:0:0:0") return { ...listen, host: "::1" };
   return listen;
 }
 

@@ -5,6 +5,7 @@ import type { AetosSourceConfig, Config, PrometheusSourceConfig } from "../confi
 import { AETOS_SERVICE_TYPE, AetosDatasource } from "../datasource/aetos.js";
 import type { Datasource } from "../datasource/datasource.js";
 import { PrometheusDatasource } from "../datasource/prometheus.js";
+import { UpstreamLimit } from "../datasource/upstream-limit.js";
 import { isMetricsAccessError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { redactUrlCredentials } from "../redact.js";
@@ -57,8 +58,13 @@ export async function checkConfig(options: CheckConfigOptions, context: CliConte
       const reachable = await probeUpstream(datasource, config.datasource);
       checks.push(reachable);
       if (reachable.status === "ok") {
-        const service = metricsServiceOver(datasource, config);
-        const asked = { service, datasource, host: options.host, instance: options.instance };
+        // The checks' queries keep to the server's limit on upstream requests in flight too.
+        const limited = new UpstreamLimit(datasource, {
+          maxInFlight: config.server.maxConcurrentUpstreamQueries,
+          queueTimeoutMs: config.server.upstreamQueueTimeoutMs,
+        });
+        const service = metricsServiceOver(limited, config);
+        const asked = { service, datasource: limited, host: options.host, instance: options.instance };
         checks.push(...(await checkMetrics(asked)));
       } else {
         checks.push(...notTried(`${upstreamName(config.datasource)} does not answer`));

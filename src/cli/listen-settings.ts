@@ -1,13 +1,15 @@
 import { type IniSections, parseIni } from "../config/ini.js";
+import { parseListenAddress } from "../config/listen-address.js";
 import { CONFIG_FILE_ENV } from "../config/load.js";
 import { OptionReader } from "../config/options.js";
 import { SERVICE_SECTION } from "../config/schema.js";
+import type { ListenAddress } from "../config/types.js";
 import { errorCodeOf } from "../errors.js";
-import { type HostPort, parseHostPort } from "./address.js";
 
 /** Where the server listens and whether it speaks TLS, as serve would read them. */
 export interface ListenSettings {
-  readonly listen: HostPort;
+  /** host:port, or a unix socket. */
+  readonly listen: ListenAddress;
   readonly tls: boolean;
 }
 
@@ -42,9 +44,11 @@ export function readListenSettings(input: {
   }
   const reader = new OptionReader(sections, input.env, input.readFile);
   const text = reader.string(SERVICE_SECTION, "listen") ?? "";
-  const listen = parseHostPort(text);
+  const listen = parseListenAddress(text);
   if (listen === undefined) {
-    throw new ListenSettingsError(`[${SERVICE_SECTION}] listen "${text}" is not host:port`);
+    throw new ListenSettingsError(
+      `[${SERVICE_SECTION}] listen "${text}" is not host:port or unix:/absolute/path`,
+    );
   }
   const tls = reader.isSet(SERVICE_SECTION, "tls_certfile") && reader.isSet(SERVICE_SECTION, "tls_keyfile");
   return { listen, tls };

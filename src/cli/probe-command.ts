@@ -1,4 +1,6 @@
-import { dialAddress, formatHostPort } from "./address.js";
+import { formatListenAddress } from "../config/listen-address.js";
+import type { ListenAddress } from "../config/types.js";
+import { dialAddress } from "./address.js";
 import type { Command } from "./args.js";
 import type { CliContext } from "./context.js";
 import { ListenSettingsError, readListenSettings } from "./listen-settings.js";
@@ -25,10 +27,12 @@ export async function runProbe(
     context.stderr(`probe: ${err.message}\n`);
     return 1;
   }
-  const address = command.address ?? dialAddress(settings.listen);
-  if (address.port === 0) {
+  const address: ListenAddress = command.address
+    ? { kind: "tcp", ...command.address }
+    : dialAddress(settings.listen);
+  if (address.kind === "tcp" && address.port === 0) {
     context.stderr(
-      `probe: [metrics_access] listen ${formatHostPort(settings.listen)} picks a port at start-up; pass --address\n`,
+      `probe: [metrics_access] listen ${formatListenAddress(settings.listen)} picks a port at start-up; pass --address\n`,
     );
     return 1;
   }

@@ -1,10 +1,15 @@
+import type { SecureClientSessionOptions } from "node:http2";
+import { connect as connectUnix } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { formatListenAddress } from "../config/listen-address.js";
+import type { ListenAddress } from "../config/types.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { formatHostPort, type HostPort } from "./address.js";
 
 export interface ProbeTarget {
-  readonly address: HostPort;
+  /** host:port, or a unix socket. */
+  readonly address: ListenAddress;
   readonly tls: boolean;
   /** For the whole check: connecting, the TLS handshake and the answer. */
   readonly timeoutMs: number;
@@ -24,9 +29,9 @@ export interface ProbeOutcome {
  * server answers and says SERVING.
  */
 export async function probeHealth(target: ProbeTarget): Promise<ProbeOutcome> {
-  const where = formatHostPort(target.address);
-  const baseUrl = `${target.tls ? "https" : "http"}://${where}`;
-  const session = new Http2SessionManager(baseUrl, {}, target.tls ? { rejectUnauthorized: false } : {});
+  const where = formatListenAddress(target.address);
+  const { baseUrl, options } = dialling(target);
+  const session = new Http2SessionManager(baseUrl, {}, options);
   const client = createClient(Health, createGrpcTransport({ baseUrl, sessionManager: session }));
   const started = performance.now();
   const deadline = AbortSignal.timeout(target.timeoutMs);
@@ -44,10 +49,44 @@ export async function probeHealth(target: ProbeTarget): Promise<ProbeOutcome> {
   }
 }
 
+/**
+ * The URL and the HTTP/2 session options for the target. Over a unix socket the URL's authority
+ * is only the :authority header ("localhost", as grpc-js sends for unix: targets), and the
+ * connection is made to the path, TLS on top when the server speaks it.
+ */
+function dialling(target: ProbeTarget): { baseUrl: string; options: SecureClientSessionOptions } {
+  const scheme = target.tls ? "https" : "http";
+  const tls = target.tls ? { rejectUnauthorized: false } : {};
+  const address = target.address;
+  if (address.kind === "tcp") return { baseUrl: `${scheme}://${formatListenAddress(address)}`, options: tls };
+  const path = address.path;
+  return {
+    baseUrl: `${scheme}://localhost`,
+    options: {
+      ...tls,
+      createConnection: () =>
+        target.tls
+          ? connectTls({ path, rejectUnauthorized: false, ALPNProtocols: ["h2"] })
+          : connectUnix(path),
+    },
+  };
+}
+
 function failureOf(err: unknown, timeoutMs: number): string {
   const connectError = ConnectError.from(err);
   if (connectError.code === Code.DeadlineExceeded || connectError.code === Code.Canceled) {
     return `no answer to the gRPC health check within ${timeoutMs} ms`;
   }
-  return `the gRPC health check failed: ${Code[connectError.code]}: ${connectError.rawMessage}`;
+  return `the gRPC health check failed: ${Code[codeOf(connectError)]}: ${connectError.rawMessage}`;
+}
+
+/**
+ * connect-node calls only some failures to connect Unavailable (ECONNREFUSED, ENOTFOUND, …) and
+ * the rest Internal; a socket file that is missing (ENOENT) or closed to this user (EACCES) is as
+ * much "nothing answers there", and is said so.
+ */
+function codeOf(err: ConnectError): Code {
+  const cause: unknown = err.cause;
+  const failedToConnect = cause instanceof Error && "syscall" in cause && cause.syscall === "connect";
+  return err.code === Code.Internal && failedToConnect ? Code.Unavailable : err.code;
 }

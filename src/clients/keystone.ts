@@ -13,7 +13,29 @@ export interface KeystoneToken {
   readonly expiresAt: number;
   readonly catalog: readonly CatalogService[];
   readonly roles: readonly string[];
+  /** The project the token is scoped to; undefined for an application credential's unscoped one. */
+  readonly projectId: string | undefined;
 }
+
+/** What Keystone says of a caller's token (GET /v3/auth/tokens). */
+export interface ValidatedToken {
+  /** Unix milliseconds. */
+  readonly expiresAt: number;
+  readonly roles: readonly string[];
+  readonly userId: string;
+  readonly userName: string | undefined;
+  /** Undefined for a token not scoped to a project (unscoped, domain or system scope). */
+  readonly projectId: string | undefined;
+}
+
+/**
+ * Keystone's word on a caller's token: valid (with what it carries), unknown to it (404: expired,
+ * revoked or made up), or not judged because Keystone refused the service's own token (401).
+ */
+export type TokenValidation =
+  | { readonly status: "valid"; readonly token: ValidatedToken }
+  | { readonly status: "unknown" }
+  | { readonly status: "own_token_refused" };
 
 /**
  * POST /v3/auth/tokens with a password (project-scoped) or an application credential (never
@@ -78,6 +100,59 @@ export class KeystoneClient {
   }
 
   /**
+   * GET /v3/auth/tokens, as keystonemiddleware validates: `subject` is a caller's token, asked
+   * about with the service's own. Undefined when Keystone does not know it (404: expired, revoked
+   * or made up). A 401 means Keystone refused the service's own token (KEYSTONE_REFUSED, the
+   * caller's token is not judged); a 403, that the service's user may not validate tokens.
+   */
+  async validateToken(serviceToken: string, subject: string, signal?: AbortSignal): Promise<TokenValidation> {
+    let answer: { status: number; text: string };
+    try {
+      answer = await measured(this.#observe, "keystone", undefined, () =>
+        this.#http.request({
+          method: "GET",
+          // The caller's catalog is not needed: nocatalog keeps the answer small.
+          path: `${this.#tokensPath}?nocatalog`,
+          headers: {
+            accept: "application/json",
+            "user-agent": "metrics-access",
+            "x-auth-token": serviceToken,
+            "x-subject-token": subject,
+          },
+          signal,
+        }),
+      );
+    } catch (err) {
+      throw transportError("Keystone", "auth/tokens", err, this.#config.timeoutMs);
+    }
+    const { status, text } = answer;
+    if (status === 404) return { status: "unknown" };
+    if (status === 401) return { status: "own_token_refused" };
+    if (status === 403) {
+      throw new MetricsAccessError(
+        "unavailable",
+        "Keystone does not let the user of [watcher_clients_auth] validate callers' tokens (HTTP 403): give it the admin or service role",
+        {
+          reason: "KEYSTONE_REFUSED",
+          cause: new Error(`Keystone token validation: HTTP 403: ${text.slice(0, 300)}`),
+        },
+      );
+    }
+    if (status !== 200) throw refused(status, text);
+    const validated = parseValidation(text);
+    if (!validated) {
+      throw new MetricsAccessError(
+        "unavailable",
+        "Keystone validated a token in a form this service cannot read",
+        {
+          reason: "KEYSTONE_MALFORMED",
+        },
+      );
+    }
+    return { status: "valid", token: validated };
+  }
+
+  /**
    * Closes the connections at once. It runs after the server has drained, when the only requests
    * left are shared loads nobody waits for, which a graceful close would wait out.
    */
@@ -133,7 +208,30 @@ function parseToken(value: string | undefined, text: string): KeystoneToken | un
   const catalog = Array.isArray(token.catalog)
     ? token.catalog.flatMap((entry: unknown) => catalogService(entry))
     : [];
-  return { value, expiresAt, catalog, roles };
+  const project = token.project as { id?: unknown } | undefined;
+  const projectId = typeof project?.id === "string" ? project.id : undefined;
+  return { value, expiresAt, catalog, roles, projectId };
+}
+
+function parseValidation(text: string): ValidatedToken | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const token = (body as { token?: Record<string, unknown> } | undefined)?.token;
+  const expiresAt = Date.parse(String(token?.expires_at ?? ""));
+  const user = token?.user as { id?: unknown; name?: unknown } | undefined;
+  if (!token || Number.isNaN(expiresAt) || typeof user?.id !== "string") return undefined;
+  const project = token.project as { id?: unknown } | undefined;
+  return {
+    expiresAt,
+    roles: Array.isArray(token.roles) ? token.roles.flatMap((r: unknown) => nameOf(r)) : [],
+    userId: user.id,
+    userName: typeof user.name === "string" ? user.name : undefined,
+    projectId: typeof project?.id === "string" ? project.id : undefined,
+  };
 }
 
 function nameOf(role: unknown): string[] {

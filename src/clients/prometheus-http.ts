@@ -48,6 +48,12 @@ export interface RequestOptions {
 export interface QueryRequestOptions extends RequestOptions {
   /** Evaluation time, Unix seconds; unset: the server's "now", as Watcher sends it. */
   readonly time?: number | undefined;
+  /**
+   * Prometheus's own `timeout` parameter, in seconds: Prometheus stops evaluating the query then,
+   * even when the abandoned request's end does not reach it (a proxy between). Unset: none is sent,
+   * only Prometheus's --query.timeout applies.
+   */
+  readonly timeoutSeconds?: number | undefined;
 }
 
 /** The length `text` takes as a URL query parameter value (form encoding is per character). */
@@ -86,6 +92,7 @@ export class PrometheusHttpClient {
   async query(promql: string, options: QueryRequestOptions = {}): Promise<Sample[]> {
     const params: Record<string, string> = { query: promql };
     if (options.time !== undefined) params.time = String(options.time);
+    if (options.timeoutSeconds !== undefined) params.timeout = String(options.timeoutSeconds);
     const data = await this.#request("query", params, options, this.#options.postQueriesAbove);
     if (!isRecord(data) || data.resultType !== "vector" || !Array.isArray(data.result)) {
       throw malformed(this.#options.upstream, "query result is not an instant vector");

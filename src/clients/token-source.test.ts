@@ -13,7 +13,13 @@ function issuer(lifetimeMs: number, now: () => number) {
   const issue = async (): Promise<KeystoneToken> => {
     issued += 1;
     await Promise.resolve();
-    return { value: `token-${issued}`, expiresAt: now() + lifetimeMs, catalog: [], roles: [] };
+    return {
+      value: `token-${issued}`,
+      expiresAt: now() + lifetimeMs,
+      catalog: [],
+      roles: [],
+      projectId: "p",
+    };
   };
   return { issue, count: () => issued };
 }
@@ -75,7 +81,7 @@ describe("TokenSource", () => {
       async () => {
         tries += 1;
         if (fail) throw new Error(`keystone down (try ${tries})`);
-        return { value: "ok", expiresAt: 10_000_000, catalog: [], roles: [] };
+        return { value: "ok", expiresAt: 10_000_000, catalog: [], roles: [], projectId: "p" };
       },
       { now: () => clock, random: () => 1 },
     );
@@ -128,7 +134,7 @@ describe("TokenSource", () => {
         tries += 1;
         if (!keystoneUp) throw new Error("keystone down");
         issued += 1;
-        return { value: `t${issued}`, expiresAt: clock + 600_000, catalog: [], roles: [] };
+        return { value: `t${issued}`, expiresAt: clock + 600_000, catalog: [], roles: [], projectId: "p" };
       },
       { now: () => clock, random: () => 1, onRenewalFailure: (err) => failures.push(err) },
     );
@@ -156,7 +162,7 @@ describe("TokenSource", () => {
     const tokens = new TokenSource(
       async () => {
         if (!keystoneUp) throw new Error("keystone down");
-        return { value: "t", expiresAt: clock + 600_000, catalog: [], roles: [] };
+        return { value: "t", expiresAt: clock + 600_000, catalog: [], roles: [], projectId: "p" };
       },
       { now: () => clock },
     );

@@ -76,15 +76,17 @@ describe("loadConfig with direct Prometheus", () => {
   it("uses the defaults for everything but the host", () => {
     const config = loadConf(PROM);
     expect(config.server).toEqual({
-      host: "127.0.0.1",
-      port: 50051,
-      callerAuth: "none",
+      listen: { kind: "tcp", host: "127.0.0.1", port: 50051 },
+      callerAuth: { kind: "none" },
       unauthenticatedNetwork: false,
       tls: undefined,
+      tlsReloadIntervalMs: 10_000,
       logLevel: "info",
       shutdownGraceMs: 10_000,
       targetRefreshIntervalMs: 10_000,
       seriesRefreshIntervalMs: 10_000,
+      maxConcurrentUpstreamQueries: 64,
+      upstreamQueueTimeoutMs: 5000,
       queryCacheTtlMs: 0,
       admin: { host: "127.0.0.1", port: 9464 },
       readinessIntervalMs: 5000,
@@ -137,8 +139,7 @@ password = ${SECRET}
       `${PROM}[metrics_access]\nlisten = [::1]:6000\nlog_level = debug\nshutdown_grace_period = 2.5\ntarget_refresh_interval = 0\n`,
     );
     expect(config.server).toMatchObject({
-      host: "::1",
-      port: 6000,
+      listen: { kind: "tcp", host: "::1", port: 6000 },
       logLevel: "debug",
       shutdownGraceMs: 2500,
       targetRefreshIntervalMs: 0,
@@ -153,14 +154,14 @@ password = ${SECRET}
     });
     expect(prometheus(config).origin).toBe("http://prom.example.com:9999");
     expect(prometheus(config).labels.fqdn).toBe("hostname");
-    expect(config.server).toMatchObject({ host: "127.0.0.2", port: 7000 });
+    expect(config.server.listen).toEqual({ kind: "tcp", host: "127.0.0.2", port: 7000 });
   });
 
   it.each(["127.0.0.1", "127.9.9.9", "localhost", "[::1]", "[::ffff:127.0.0.1]"])(
     "serves without caller authentication on the loopback address %s",
     (host) => {
       expect(loadConf(`${PROM}[metrics_access]\nlisten = ${host}:50051\n`).server).toMatchObject({
-        callerAuth: "none",
+        callerAuth: { kind: "none" },
         unauthenticatedNetwork: false,
       });
     },
@@ -171,7 +172,7 @@ password = ${SECRET}
     (host) => {
       const problems = problemsWith(`${PROM}[metrics_access]\nlisten = ${host}:50051\n`);
       expect(problems).toEqual([
-        `[metrics_access] listen "${host}:50051": with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set allow_unauthenticated_network = true to serve this address anyway [from ${CONF}:4]`,
+        `[metrics_access] listen "${host}:50051": with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set caller_auth to mtls or keystone, or allow_unauthenticated_network = true to serve this address anyway [from ${CONF}:4]`,
       ]);
     },
   );
@@ -180,7 +181,10 @@ password = ${SECRET}
     const config = loadConf(
       `${PROM}[metrics_access]\nlisten = 0.0.0.0:50051\nallow_unauthenticated_network = true\n`,
     );
-    expect(config.server).toMatchObject({ host: "0.0.0.0", unauthenticatedNetwork: true });
+    expect(config.server).toMatchObject({
+      listen: { kind: "tcp", host: "0.0.0.0" },
+      unauthenticatedNetwork: true,
+    });
   });
 
   it("takes an option from the environment alone", () => {
@@ -275,11 +279,12 @@ password = ${SECRET}
       },
     });
     const source = prometheus(config);
-    for (const part of [config, config.server, source, source.labels, source.tls, source.basicAuth]) {
+    const parts = [config, config.server, config.server.listen, source, source.labels, source.tls];
+    for (const part of [...parts, source.basicAuth]) {
       expect(Object.isFrozen(part)).toBe(true);
     }
     expect(() => {
-      (config.server as { port: number }).port = 1;
+      (config.server.listen as { port: number }).port = 1;
     }).toThrow(TypeError);
     expect(() => {
       (source.labels as { fqdn: string }).fqdn = "x";
@@ -420,6 +425,10 @@ timeout = 0
     ["listen = [prom]:50051", "brackets around a name"],
     ["listen = 127.0.0.1:70000", "port too large"],
     ["listen = ::1:50051", "IPv6 without brackets"],
+    ["listen = unix:run/grpc.sock", "a relative socket path"],
+    ["listen = unix://run/grpc.sock", "a host in a unix URI"],
+    ["listen = unix:/run/", "a directory"],
+    ["listen = unix:", "no path"],
   ])("rejects %s (%s)", (line) => {
     const problems = problemsWith(`${PROM}[metrics_access]\n${line}\n`);
     expect(problems).toEqual([expect.stringMatching(/^\[metrics_access\] listen: /)]);
@@ -453,6 +462,19 @@ timeout = 0
     ]);
   });
 
+  it("refuses a unix socket path longer than a socket address holds", () => {
+    const path = `/run/${"d".repeat(98)}.sock`;
+    expect(Buffer.byteLength(path)).toBe(108);
+    expect(problemsWith(`${PROM}[metrics_access]\nlisten = unix:${path}\n`)).toEqual([
+      `[metrics_access] listen "unix:${path}": a unix socket path is at most 107 bytes [from ${CONF}:4]`,
+    ]);
+    const longest = `/run/${"d".repeat(97)}.sock`;
+    expect(loadConf(`${PROM}[metrics_access]\nlisten = unix:${longest}\n`).server.listen).toEqual({
+      kind: "unix",
+      path: longest,
+    });
+  });
+
   it("requires tls_certfile and tls_keyfile together", () => {
     const err = configError({
       files: { [CONF]: `${PROM}[metrics_access]\ntls_keyfile = /k.pem\n`, "/k.pem": "K" },
@@ -464,6 +486,55 @@ timeout = 0
     const problems = problemsWith(`${PROM}timeout = soon\n`);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^\[prometheus_client\] timeout\b/);
+  });
+});
+
+describe("the gRPC port: listen and TLS", () => {
+  it.each(["unix:/run/metrics-access/grpc.sock", "unix:///run/metrics-access/grpc.sock"])(
+    "listens on a unix socket for %s, which counts as loopback without caller authentication",
+    (listen) => {
+      expect(loadConf(`${PROM}[metrics_access]\nlisten = ${listen}\n`).server).toMatchObject({
+        listen: { kind: "unix", path: "/run/metrics-access/grpc.sock" },
+        callerAuth: { kind: "none" },
+        unauthenticatedNetwork: false,
+      });
+    },
+  );
+
+  it("keeps the TLS files' paths for reloading, and reads tls_reload_interval", () => {
+    const files = { "/c.pem": pem.cert, "/k.pem": pem.key };
+    const tls = "tls_certfile = /c.pem\ntls_keyfile = /k.pem\n";
+    const config = load({
+      files: { ...files, [CONF]: `${PROM}[metrics_access]\n${tls}tls_reload_interval = 2.5\n` },
+    });
+    expect(config.server.tls).toEqual({
+      cert: Buffer.from(pem.cert),
+      key: Buffer.from(pem.key),
+      certFile: "/c.pem",
+      keyFile: "/k.pem",
+      clientCa: undefined,
+    });
+    expect(config.server.tlsReloadIntervalMs).toBe(2500);
+    const off = load({
+      files: { ...files, [CONF]: `${PROM}[metrics_access]\n${tls}tls_reload_interval = 0\n` },
+    });
+    expect(off.server.tlsReloadIntervalMs).toBe(0);
+    expect(problemsWith(`${PROM}[metrics_access]\ntls_reload_interval = -1\n`)).toEqual([
+      expect.stringMatching(/^\[metrics_access\] tls_reload_interval "-1": must be a number from 0/),
+    ]);
+  });
+
+  it("hands the client CA of caller_auth = mtls to the TLS server, with its path", () => {
+    const ca = readFileSync(pki.caFile, "utf8");
+    const config = load({
+      files: {
+        "/c.pem": pem.cert,
+        "/k.pem": pem.key,
+        "/clients-ca.pem": ca,
+        [CONF]: `${PROM}[metrics_access]\ntls_certfile = /c.pem\ntls_keyfile = /k.pem\ncaller_auth = mtls\ntls_client_cafile = /clients-ca.pem\n`,
+      },
+    });
+    expect(config.server.tls?.clientCa).toEqual({ pem: Buffer.from(ca), file: "/clients-ca.pem" });
   });
 });
 
@@ -568,6 +639,7 @@ describe("loadConfig with Aetos", () => {
       labels: { fqdn: "fqdn", instanceUuid: "resource" },
       maxUrlLength: 8000,
       requirePrivilegedRole: false,
+      forwardCallerToken: false,
     });
   });
 
@@ -796,5 +868,70 @@ describe("loadConfig with Aetos", () => {
         /^\[metrics_access\] shutdown_grace_period "3000000": must be a number from 0 to 86400/,
       ),
     ]);
+  });
+});
+
+describe("caller authentication", () => {
+  const KEYSTONE_USER = `[watcher_clients_auth]
+auth_type = password
+auth_url = https://keystone.example:5000/v3
+username = watcher
+user_domain_name = Default
+password = ${SECRET}
+project_name = service
+project_domain_name = Default
+`;
+
+  it("reads caller_auth = keystone for direct Prometheus, validating with [watcher_clients_auth]", () => {
+    const config = loadConf(
+      `${PROM}${KEYSTONE_USER}[metrics_access]\ncaller_auth = keystone\ntoken_cache_time = 60\ntoken_cache_size = 50\n`,
+    );
+    expect(config.server.callerAuth).toMatchObject({
+      kind: "keystone",
+      keystone: {
+        authUrl: "https://keystone.example:5000/v3",
+        credentials: { method: "password", password: SECRET },
+      },
+      roles: ["admin", "service"],
+      cacheTimeMs: 60_000,
+      cacheSize: 50,
+    });
+  });
+
+  it("validates with the Aetos datasource's own Keystone user, and forwards tokens when asked", () => {
+    const config = loadConf(
+      `[watcher_datasources]\ndatasources = aetos\n${KEYSTONE_USER}[aetos_client]\nforward_caller_token = true\n[metrics_access]\ncaller_auth = keystone\ncaller_roles = admin, member\n`,
+    );
+    expect(aetos(config).forwardCallerToken).toBe(true);
+    const auth = config.server.callerAuth;
+    expect(auth.kind === "keystone" && auth.roles).toEqual(["admin", "member"]);
+    expect(auth.kind === "keystone" && auth.keystone).toBe(aetos(config).keystone);
+  });
+
+  it("lets Keystone callers reach a port beyond loopback over TLS", () => {
+    const files = { "/c.pem": pem.cert, "/k.pem": pem.key };
+    const config = load({
+      files: {
+        ...files,
+        [CONF]: `${PROM}${KEYSTONE_USER}[metrics_access]\nlisten = 0.0.0.0:50051\ncaller_auth = keystone\ntls_certfile = /c.pem\ntls_keyfile = /k.pem\n`,
+      },
+    });
+    expect(config.server).toMatchObject({ callerAuth: { kind: "keystone" }, unauthenticatedNetwork: false });
+  });
+
+  it("reads caller_auth = mtls with its allowed subjects", () => {
+    const config = load({
+      files: {
+        "/c.pem": pem.cert,
+        "/k.pem": pem.key,
+        "/ca.pem": readFileSync(pki.caFile, "utf8"),
+        [CONF]: `${PROM}[metrics_access]\nlisten = [::]:50051\ntls_certfile = /c.pem\ntls_keyfile = /k.pem\ncaller_auth = mtls\ntls_client_cafile = /ca.pem\ntls_client_allowed_subjects = CN=engine, URI:spiffe://example.org/ns/w/sa/engine\n`,
+      },
+    });
+    expect(config.server.callerAuth).toMatchObject({
+      kind: "mtls",
+      allowedSubjects: ["CN=engine", "URI:spiffe://example.org/ns/w/sa/engine"],
+    });
+    expect(config.server.unauthenticatedNetwork).toBe(false);
   });
 });

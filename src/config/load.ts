@@ -2,6 +2,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { errorCodeOf } from "../errors.js";
 import { buildCatalogue } from "../metrics/catalogue-build.js";
 import { type IniSections, parseIni } from "./ini.js";
+import { MAX_UNIX_PATH_BYTES, parseListenAddress, parseTcpAddress } from "./listen-address.js";
 import { isMetricEnvironmentName, readMetricSections } from "./metric-sections.js";
 import { OptionReader } from "./options.js";
 import { environmentName, OPTIONS, SERVICE_SECTION } from "./schema.js";
@@ -11,10 +12,13 @@ import type {
   CatalogInterface,
   Config,
   DomainRef,
+  KeystoneConfig,
   KeystoneCredentials,
+  ListenAddress,
   LogLevel,
   PrometheusSourceConfig,
   ServerConfig,
+  ServerTls,
   UserRef,
 } from "./types.js";
 
@@ -72,8 +76,8 @@ export function loadConfig(input: ConfigInput): Config {
   }
 
   const reader = new OptionReader(sections, input.env, input.readFile);
-  const server = readServer(reader);
   const datasource = chooseDatasource(reader) === "aetos" ? readAetos(reader) : readPrometheus(reader);
+  const server = readServer(reader, datasource);
   problems.push(...reader.problems);
   const metricSections = readMetricSections(sections, input.env);
   problems.push(...metricSections.problems);
@@ -102,43 +106,103 @@ function configFiles(input: ConfigInput, problems: string[]): string[] {
   return files;
 }
 
-function readServer(r: OptionReader): ServerConfig {
-  const listen = parseListen(r.string(SERVICE_SECTION, "listen") ?? "");
-  if (!listen) {
-    r.problems.push(`[${SERVICE_SECTION}] listen: must be host:port, e.g. 127.0.0.1:50051 or [::1]:50051`);
-  }
-  const callerAuth = (r.string(SERVICE_SECTION, "caller_auth") ?? "none") as CallerAuth;
+function readServer(r: OptionReader, datasource: PrometheusSourceConfig | AetosSourceConfig): ServerConfig {
+  const listen = readListen(r);
+  const tls = r.keyPair(SERVICE_SECTION, "tls_certfile", "tls_keyfile");
+  const callerAuth = readCallerAuth(r, datasource, tls !== undefined);
   const allowNetwork = r.boolean(SERVICE_SECTION, "allow_unauthenticated_network");
-  const beyondLoopback = listen !== undefined && !isLoopback(listen.host);
-  if (callerAuth === "none" && beyondLoopback && !allowNetwork) {
+  // A unix socket is reached from this host (or pod) only, and its file mode says by whom.
+  const beyondLoopback = listen?.kind === "tcp" && !isLoopback(listen.host);
+  if (callerAuth.kind === "none" && beyondLoopback && !allowNetwork) {
     r.reject(
       SERVICE_SECTION,
       "listen",
-      "with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set allow_unauthenticated_network = true to serve this address anyway",
+      "with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set caller_auth to mtls or keystone, or allow_unauthenticated_network = true to serve this address anyway",
+    );
+  }
+  if (callerAuth.kind === "keystone" && beyondLoopback && tls === undefined) {
+    r.reject(
+      SERVICE_SECTION,
+      "caller_auth",
+      "keystone tokens would cross the network in clear text: set tls_certfile and tls_keyfile, or listen on loopback",
     );
   }
   const adminValue = r.string(SERVICE_SECTION, "admin_listen");
-  const admin = adminValue === undefined ? undefined : parseListen(adminValue);
+  const admin = adminValue === undefined ? undefined : parseTcpAddress(adminValue);
   if (adminValue !== undefined && !admin) {
     r.problems.push(
       `[${SERVICE_SECTION}] admin_listen: must be host:port, e.g. 0.0.0.0:9464 or [::]:9464, or empty to turn it off`,
     );
   }
-  const tls = r.keyPair(SERVICE_SECTION, "tls_certfile", "tls_keyfile");
   return {
-    host: listen?.host ?? "127.0.0.1",
-    port: listen?.port ?? 0,
+    listen: listen ?? { kind: "tcp", host: "127.0.0.1", port: 0 },
     callerAuth,
-    unauthenticatedNetwork: callerAuth === "none" && beyondLoopback,
-    tls,
+    unauthenticatedNetwork: callerAuth.kind === "none" && beyondLoopback,
+    tls: tls && serverTls(r, tls, callerAuth),
+    tlsReloadIntervalMs: r.number(SERVICE_SECTION, "tls_reload_interval", 0) * 1000,
     logLevel: (r.string(SERVICE_SECTION, "log_level") ?? "info") as LogLevel,
     shutdownGraceMs: r.number(SERVICE_SECTION, "shutdown_grace_period", 0) * 1000,
     targetRefreshIntervalMs: r.number(SERVICE_SECTION, "target_refresh_interval", 0) * 1000,
     seriesRefreshIntervalMs: r.number(SERVICE_SECTION, "series_refresh_interval", 0) * 1000,
+    maxConcurrentUpstreamQueries: r.integer(SERVICE_SECTION, "max_concurrent_upstream_queries", 1, 100_000),
+    upstreamQueueTimeoutMs: r.number(SERVICE_SECTION, "upstream_queue_timeout", 0) * 1000,
     queryCacheTtlMs: r.number(SERVICE_SECTION, "query_cache_ttl", 0) * 1000,
     admin,
     readinessIntervalMs: r.number(SERVICE_SECTION, "readiness_interval", 0.1, 3600) * 1000,
   };
+}
+
+const SUBJECT_FORMS = /^(CN=|DNS:|URI:)./;
+
+function readCallerAuth(
+  r: OptionReader,
+  datasource: PrometheusSourceConfig | AetosSourceConfig,
+  serverTls: boolean,
+): CallerAuth {
+  const kind = r.string(SERVICE_SECTION, "caller_auth") ?? "none";
+  const forward = datasource.kind === "aetos" && datasource.forwardCallerToken;
+  if (forward && kind !== "keystone") {
+    r.reject("aetos_client", "forward_caller_token", "needs [metrics_access] caller_auth = keystone");
+  }
+  if (kind === "mtls") {
+    if (!serverTls) {
+      r.reject(
+        SERVICE_SECTION,
+        "caller_auth",
+        "mtls needs tls_certfile and tls_keyfile (the server's own certificate)",
+      );
+    }
+    const ca = r.file(SERVICE_SECTION, "tls_client_cafile");
+    if (!r.isSet(SERVICE_SECTION, "tls_client_cafile")) {
+      r.problems.push(`[${SERVICE_SECTION}] tls_client_cafile: required with caller_auth = mtls`);
+    } else if (ca !== undefined && !ca.toString("latin1").includes("-----BEGIN CERTIFICATE-----")) {
+      r.reject(SERVICE_SECTION, "tls_client_cafile", "holds no PEM certificate");
+    }
+    const allowedSubjects = r.list(SERVICE_SECTION, "tls_client_allowed_subjects") ?? [];
+    for (const subject of allowedSubjects) {
+      if (!SUBJECT_FORMS.test(subject)) {
+        r.reject(
+          SERVICE_SECTION,
+          "tls_client_allowed_subjects",
+          `"${subject}" is not CN=<name>, DNS:<name> or URI:<uri>`,
+        );
+      }
+    }
+    return { kind, ca: ca ?? Buffer.alloc(0), allowedSubjects };
+  }
+  if (kind === "keystone") {
+    const roles = r.list(SERVICE_SECTION, "caller_roles") ?? [];
+    if (roles.length === 0) r.reject(SERVICE_SECTION, "caller_roles", "name at least one role");
+    return {
+      kind,
+      keystone:
+        datasource.kind === "aetos" ? datasource.keystone : readKeystone(r, "for caller_auth = keystone"),
+      roles,
+      cacheTimeMs: r.number(SERVICE_SECTION, "token_cache_time", 0) * 1000,
+      cacheSize: r.integer(SERVICE_SECTION, "token_cache_size", 1, 10_000_000),
+    };
+  }
+  return { kind: "none" };
 }
 
 /** Whether a listen host is reachable only from this machine (a name other than localhost is not). */
@@ -148,12 +212,33 @@ function isLoopback(host: string): boolean {
   return isIPv4(v4) && v4.startsWith("127.");
 }
 
-function parseListen(value: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
-  const host = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3]);
-  if (host === undefined || port > 65535 || (match?.[1] !== undefined && !isIPv6(host))) return undefined;
-  return { host, port };
+/** `[metrics_access] listen`: host:port or unix:/absolute/path; undefined (and a problem) when malformed. */
+function readListen(r: OptionReader): ListenAddress | undefined {
+  const listen = parseListenAddress(r.string(SERVICE_SECTION, "listen") ?? "");
+  if (!listen) {
+    r.problems.push(
+      `[${SERVICE_SECTION}] listen: must be host:port, e.g. 127.0.0.1:50051 or [::1]:50051, or unix: and an absolute path, e.g. unix:/run/metrics-access/grpc.sock`,
+    );
+  } else if (listen.kind === "unix" && Buffer.byteLength(listen.path) > MAX_UNIX_PATH_BYTES) {
+    r.reject(SERVICE_SECTION, "listen", `a unix socket path is at most ${MAX_UNIX_PATH_BYTES} bytes`);
+    return undefined;
+  }
+  return listen;
+}
+
+/**
+ * The server's key pair with the files it came from, which the transport reads again when they
+ * change (rotation); with caller_auth = mtls, the client CA too, for the same reason.
+ */
+function serverTls(r: OptionReader, pair: { cert: Buffer; key: Buffer }, callerAuth: CallerAuth): ServerTls {
+  const path = (name: string) => r.string(SERVICE_SECTION, name) ?? "";
+  return {
+    ...pair,
+    certFile: path("tls_certfile"),
+    keyFile: path("tls_keyfile"),
+    clientCa:
+      callerAuth.kind === "mtls" ? { pem: callerAuth.ca, file: path("tls_client_cafile") } : undefined,
+  };
 }
 
 function chooseDatasource(r: OptionReader): "prometheus" | "aetos" {
@@ -206,38 +291,40 @@ function readPrometheus(r: OptionReader): PrometheusSourceConfig {
 
 function readAetos(r: OptionReader): AetosSourceConfig {
   const s = "aetos_client";
+  return {
+    kind: "aetos",
+    keystone: readKeystone(r, "for the aetos datasource"),
+    interface: (r.string(s, "interface") ?? "public").replace(/URL$/, "") as CatalogInterface,
+    regionName: r.string(s, "region_name"),
+    maxUrlLength: r.integer(s, "max_url_length", 256, 1_048_576),
+    requirePrivilegedRole: r.boolean(s, "require_privileged_role"),
+    forwardCallerToken: r.boolean(s, "forward_caller_token"),
+    labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
+  };
+}
+
+/** The service's own Keystone user, `[watcher_clients_auth]`; `why` says what needs it. */
+function readKeystone(r: OptionReader, why: string): KeystoneConfig {
   const a = "watcher_clients_auth";
-  const authUrl = r.required(a, "auth_url", "for the aetos datasource") ?? "";
+  const authUrl = r.required(a, "auth_url", why) ?? "";
   if (authUrl !== "" && (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(authUrl) || !URL.canParse(authUrl))) {
     r.reject(a, "auth_url", "must be an http or https URL");
   }
   const authType = r.isSet(a, "auth_type")
     ? r.string(a, "auth_type")
-    : r.required(
-        a,
-        "auth_type",
-        "for the aetos datasource (password, v3password or v3applicationcredential)",
-      );
+    : r.required(a, "auth_type", `${why} (password, v3password or v3applicationcredential)`);
   const insecure = r.boolean(a, "insecure");
   const clientCert = r.keyPair(a, "certfile", "keyfile");
   return {
-    kind: "aetos",
-    keystone: {
-      authUrl: authUrl.replace(/\/+$/, ""),
-      credentials: authType === "v3applicationcredential" ? readAppCredential(r) : readPassword(r),
-      tls: {
-        ca: r.file(a, "cafile"),
-        cert: clientCert?.cert,
-        key: clientCert?.key,
-        rejectUnauthorized: !insecure,
-      },
-      timeoutMs: positiveSeconds(r, a, "timeout"),
+    authUrl: authUrl.replace(/\/+$/, ""),
+    credentials: authType === "v3applicationcredential" ? readAppCredential(r) : readPassword(r),
+    tls: {
+      ca: r.file(a, "cafile"),
+      cert: clientCert?.cert,
+      key: clientCert?.key,
+      rejectUnauthorized: !insecure,
     },
-    interface: (r.string(s, "interface") ?? "public").replace(/URL$/, "") as CatalogInterface,
-    regionName: r.string(s, "region_name"),
-    maxUrlLength: r.integer(s, "max_url_length", 256, 1_048_576),
-    requirePrivilegedRole: r.boolean(s, "require_privileged_role"),
-    labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
+    timeoutMs: positiveSeconds(r, a, "timeout"),
   };
 }
 

@@ -31,9 +31,10 @@
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, Server as HttpServer, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createTcpServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -352,7 +353,69 @@ const CONFIG_CASES: readonly ConfigCase[] = [
     why: "a listen address beyond loopback without caller authentication",
     options: { ...PROM, "metrics_access.listen": "0.0.0.0:50051" },
     prints: [
-      `[metrics_access] listen "0.0.0.0:50051": with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set allow_unauthenticated_network = true to serve this address anyway`,
+      `[metrics_access] listen "0.0.0.0:50051": with caller_auth = none every caller reads with the service's own credentials, so the gRPC port listens only on loopback (127.0.0.0/8, ::1, localhost); set caller_auth to mtls or keystone, or allow_unauthenticated_network = true to serve this address anyway`,
+    ],
+  },
+  {
+    why: "mutual TLS without the server's own certificate",
+    options: {
+      ...PROM,
+      "metrics_access.caller_auth": "mtls",
+      "metrics_access.tls_client_cafile": "/etc/pki/real-cert.pem",
+    },
+    prints: [
+      '[metrics_access] caller_auth "mtls": mtls needs tls_certfile and tls_keyfile (the server\'s own certificate)',
+    ],
+  },
+  {
+    why: "mutual TLS without a client CA",
+    options: { ...PROM, "metrics_access.caller_auth": "mtls" },
+    prints: ["[metrics_access] tls_client_cafile: required with caller_auth = mtls"],
+  },
+  {
+    why: "a client CA file that is not PEM",
+    options: {
+      ...PROM,
+      "metrics_access.caller_auth": "mtls",
+      "metrics_access.tls_client_cafile": "/etc/pki/cert.pem",
+    },
+    prints: ['[metrics_access] tls_client_cafile "/etc/pki/cert.pem": holds no PEM certificate'],
+  },
+  {
+    why: "an allowed subject of no known form",
+    options: {
+      ...PROM,
+      "metrics_access.caller_auth": "mtls",
+      "metrics_access.tls_client_cafile": "/etc/pki/real-cert.pem",
+      "metrics_access.tls_client_allowed_subjects": "engine",
+    },
+    prints: [
+      '[metrics_access] tls_client_allowed_subjects "engine": "engine" is not CN=<name>, DNS:<name> or URI:<uri>',
+    ],
+  },
+  {
+    why: "no caller role",
+    options: { ...AETOS, "metrics_access.caller_auth": "keystone", "metrics_access.caller_roles": "," },
+    prints: ['[metrics_access] caller_roles ",": name at least one role'],
+  },
+  {
+    why: "a forwarded token without Keystone callers",
+    options: { ...AETOS, "aetos_client.forward_caller_token": "true" },
+    prints: ['[aetos_client] forward_caller_token "true": needs [metrics_access] caller_auth = keystone'],
+  },
+  {
+    why: "Keystone tokens over plaintext beyond loopback",
+    options: { ...AETOS, "metrics_access.caller_auth": "keystone", "metrics_access.listen": "0.0.0.0:50051" },
+    prints: [
+      '[metrics_access] caller_auth "keystone": keystone tokens would cross the network in clear text: set tls_certfile and tls_keyfile, or listen on loopback',
+    ],
+  },
+  {
+    why: "Keystone callers of direct Prometheus without the service's Keystone user",
+    options: { ...PROM, "metrics_access.caller_auth": "keystone" },
+    prints: [
+      "[watcher_clients_auth] auth_url: required for caller_auth = keystone",
+      "[watcher_clients_auth] auth_type: required for caller_auth = keystone (password, v3password or v3applicationcredential)",
     ],
   },
   {
@@ -363,7 +426,16 @@ const CONFIG_CASES: readonly ConfigCase[] = [
   {
     why: "a listen address without a port",
     options: { ...PROM, "metrics_access.listen": "localhost" },
-    prints: ["[metrics_access] listen: must be host:port, e.g. 127.0.0.1:50051 or [::1]:50051"],
+    prints: [
+      "[metrics_access] listen: must be host:port, e.g. 127.0.0.1:50051 or [::1]:50051, or unix: and an absolute path, e.g. unix:/run/metrics-access/grpc.sock",
+    ],
+  },
+  {
+    why: "a unix socket path too long for a socket address",
+    options: { ...PROM, "metrics_access.listen": `unix:/run/${"s".repeat(110)}` },
+    prints: [
+      `[metrics_access] listen "unix:/run/${"s".repeat(110)}": a unix socket path is at most 107 bytes`,
+    ],
   },
   {
     why: "an admin address without a host",
@@ -814,7 +886,25 @@ describe("docs/operations.md: start-up failures", () => {
     });
     const noEndpoint = (where: string, catalog: string) =>
       `no metric-storage endpoint for interface public in ${where} ([aetos_client] interface, region_name); ${catalog}`;
+    // A file that is not a socket where the unix socket should go: refused, and left alone.
+    const socketDir = mkdtempSync(join(tmpdir(), "metrics-access-ops-"));
+    const notSocket = join(socketDir, "grpc.sock");
     const cases: { why: string; run: () => Promise<Outcome>; expected: Outcome }[] = [
+      {
+        why: "a file that is not a socket at the unix socket's path",
+        run: async () => {
+          writeFileSync(notSocket, "not a socket");
+          try {
+            return await startFailure({ ...direct, "metrics_access.listen": `unix:${notSocket}` });
+          } finally {
+            rmSync(socketDir, { recursive: true, force: true });
+          }
+        },
+        expected: {
+          message: `[metrics_access] listen unix:${notSocket}: cannot listen (EEXIST)`,
+          reason: "LISTEN_FAILED",
+        },
+      },
       {
         why: "the gRPC port taken",
         run: () => startFailure({ ...direct, "metrics_access.listen": `127.0.0.1:${takenPort}` }),
@@ -1093,6 +1183,7 @@ describe("docs/operations.md: self-metrics", () => {
     metrics.tokenIssued("authentication", true);
     metrics.tokenIssued("renewal", false);
     metrics.sharedQueriesFrom(() => ({ cacheHits: 1, cacheMisses: 1, coalesced: 1 }));
+    metrics.upstreamLimitFrom(() => ({ inFlight: 1, waiting: 1, refused: 1 }));
     const { body } = await metrics.scrape();
 
     const types = new Map([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1] ?? "", m[2] ?? ""]));

@@ -16,6 +16,9 @@ describe("the README's configuration example", () => {
       kind: "prometheus",
       origin: "http://prometheus.example.net:9090",
     });
-    expect(config.server).toMatchObject({ host: "127.0.0.1", port: 50051, logLevel: "info" });
+    expect(config.server).toMatchObject({
+      listen: { kind: "tcp", host: "127.0.0.1", port: 50051 },
+      logLevel: "info",
+    });
   });
 });

@@ -10,20 +10,64 @@ export interface Config {
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
-/** How callers of the gRPC port are authenticated (none yet: reachable only on loopback by default). */
-export type CallerAuth = "none";
+/** How callers of MetricsService are authenticated (`[metrics_access] caller_auth`). */
+export type CallerAuth =
+  | { readonly kind: "none" }
+  | {
+      readonly kind: "mtls";
+      /** PEM bundle of the CAs that sign client certificates. */
+      readonly ca: Buffer;
+      /** "CN=…", "DNS:…" or "URI:…"; empty admits every certificate the CAs signed. */
+      readonly allowedSubjects: readonly string[];
+    }
+  | {
+      readonly kind: "keystone";
+      /** The service's own Keystone user, which validates callers' tokens. */
+      readonly keystone: KeystoneConfig;
+      readonly roles: readonly string[];
+      readonly cacheTimeMs: number;
+      readonly cacheSize: number;
+    };
+
+/**
+ * Where the gRPC port listens (`[metrics_access] listen`): a TCP address (port 0: any free port), or
+ * a unix socket for a client on the same host or in the same pod (`unix:/absolute/path`).
+ */
+export type ListenAddress =
+  | { readonly kind: "tcp"; readonly host: string; readonly port: number }
+  | { readonly kind: "unix"; readonly path: string };
+
+/**
+ * The server's TLS material as read at start-up, and the files it came from: the transport looks
+ * at them again every `tlsReloadIntervalMs` (certificate rotation).
+ */
+export interface ServerTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /**
+   * With caller_auth = mtls: the CAs that sign client certificates (`tls_client_cafile`; the same
+   * bytes as CallerAuth's `ca`), which the server asks every client for and checks against.
+   */
+  readonly clientCa: { readonly pem: Buffer; readonly file: string } | undefined;
+}
 
 export interface ServerConfig {
-  readonly host: string;
-  readonly port: number;
+  readonly listen: ListenAddress;
   readonly callerAuth: CallerAuth;
   /** The gRPC port listens beyond loopback without caller authentication (explicitly allowed). */
   readonly unauthenticatedNetwork: boolean;
-  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly tls: ServerTls | undefined;
+  /** 0: the TLS files are read at start-up only. */
+  readonly tlsReloadIntervalMs: number;
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
   readonly targetRefreshIntervalMs: number;
   readonly seriesRefreshIntervalMs: number;
+  /** Most upstream requests in flight at once. */
+  readonly maxConcurrentUpstreamQueries: number;
+  readonly upstreamQueueTimeoutMs: number;
   /** 0: no result cache. */
   readonly queryCacheTtlMs: number;
   /** Where the admin HTTP server (healthz, readyz, metrics) listens; undefined: off. */
@@ -90,6 +134,8 @@ export interface AetosSourceConfig {
   readonly labels: MetricLabels;
   /** Longest GET request line to Aetos, in bytes. */
   readonly maxUrlLength: number;
+  /** Query Aetos with each caller's validated token instead of the service's own. */
+  readonly forwardCallerToken: boolean;
   /**
    * Refuse to start with a token that has neither the admin nor the service role (Aetos would
    * confine it to its project); when false, such a token only draws a warning.

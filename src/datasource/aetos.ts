@@ -161,7 +161,18 @@ export class AetosDatasource implements Datasource {
     await Promise.all([this.#client.close(), this.#keystone.close()]);
   }
 
+  /**
+   * A token without the admin or service role is confined by Aetos to its project: the caller's
+   * forwarded token, or the service's own.
+   */
+  async projectScope(options: CallOptions): Promise<string | undefined> {
+    const token = options.callerToken ?? (await this.#tokens.token(options.signal));
+    if (token.roles.some((role) => PRIVILEGED_ROLES.has(role))) return undefined;
+    return token.projectId ?? "";
+  }
+
   async #withToken<T>(options: CallOptions, send: (request: RequestOptions) => Promise<T>): Promise<T> {
+    if (options.callerToken !== undefined) return await withCallerToken(options, send);
     const attempt = async (token: KeystoneToken) =>
       await send({ signal: options.signal, headers: { "x-auth-token": token.value } });
     const token = await this.#tokens.token(options.signal);
@@ -172,6 +183,41 @@ export class AetosDatasource implements Datasource {
       this.#tokens.invalidate(token);
       return await attempt(await this.#tokens.token(options.signal));
     }
+  }
+}
+
+/**
+ * A request with the caller's own token (forward_caller_token). What Aetos refuses it is the
+ * caller's business, not the service's: a 401 (the token expired or was revoked since Keystone
+ * validated it) is UNAUTHENTICATED, a 403 (its roles may not, e.g. a project member listing the
+ * targets) PERMISSION_DENIED. No second try: there is no other token to try with.
+ */
+async function withCallerToken<T>(
+  options: CallOptions,
+  send: (request: RequestOptions) => Promise<T>,
+): Promise<T> {
+  try {
+    return await send({
+      signal: options.signal,
+      headers: { "x-auth-token": options.callerToken?.value ?? "" },
+    });
+  } catch (err) {
+    if (!isMetricsAccessError(err)) throw err;
+    if (err.reason === "UPSTREAM_UNAUTHORIZED") {
+      throw new MetricsAccessError(
+        "unauthenticated",
+        "x-auth-token: Aetos does not accept this token any more (expired or revoked)",
+        { reason: "CALLER_CREDENTIALS_INVALID", cause: err },
+      );
+    }
+    if (err.reason === "UPSTREAM_FORBIDDEN") {
+      throw new MetricsAccessError(
+        "permission_denied",
+        "Aetos does not let this token do what the call needs (its policy: listing the targets, which ListHosts and host metrics need, takes the admin or service role)",
+        { reason: "UPSTREAM_DENIED_CALLER", cause: err },
+      );
+    }
+    throw err;
   }
 }
 

@@ -8,6 +8,22 @@ export type { ActiveTarget, Sample };
 export interface CallOptions {
   /** The caller's deadline and cancellation; the upstream request is aborted with it. */
   readonly signal?: AbortSignal | undefined;
+  /** When the caller's deadline ends, in epoch milliseconds; undefined: the caller set none. */
+  readonly deadline?: number | undefined;
+  /**
+   * The caller's own Keystone token, sent upstream instead of the service's (Aetos with
+   * forward_caller_token); undefined: the service's own credentials.
+   */
+  readonly callerToken?: CallerToken | undefined;
+}
+
+/** A caller's token, validated by Keystone, and what it is scoped to. */
+export interface CallerToken {
+  readonly value: string;
+  /** Tells tokens apart without holding their text in keys and logs (a hash of it). */
+  readonly id: string;
+  readonly projectId: string | undefined;
+  readonly roles: readonly string[];
 }
 
 /** What a datasource reports for the self-metrics. */
@@ -41,6 +57,11 @@ export interface Datasource {
   /** What a query's text counts against maxQueryLength; additive over concatenated text. */
   queryLength(promql: string): number;
   activeTargets(options: CallOptions): Promise<ActiveTarget[]>;
+  /**
+   * The Keystone project this call's answers are confined to, or undefined when they see every
+   * project (always, for direct Prometheus).
+   */
+  projectScope(options: CallOptions): Promise<string | undefined>;
   /**
    * The series names the backend holds, or undefined when it shows this service only part of them
    * (Aetos narrows them to the token's project unless the token is privileged).

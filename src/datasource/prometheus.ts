@@ -11,6 +11,23 @@ import type {
 
 /** Queries longer than this (URL-encoded) are POSTed: a long URL costs Prometheus more to read. */
 const POST_ABOVE = 2048;
+/**
+ * Time kept back from the caller's deadline for Prometheus's answer to get back (its timeout error
+ * crossing the network and becoming the caller's status) after Prometheus gives up.
+ */
+const ANSWER_MARGIN_MS = 200;
+/** The least timeout sent: less lets no query run, and 0 or below would fail it before it starts. */
+const MIN_TIMEOUT_MS = 100;
+
+/**
+ * The `timeout` Prometheus is given for a query whose caller's deadline is `deadline` (epoch ms):
+ * the time left, less the answer's way back, in whole milliseconds (as seconds), at least the
+ * minimum; undefined without a deadline (nothing is sent: Prometheus's --query.timeout applies).
+ */
+export function queryTimeoutSeconds(deadline: number | undefined, now: number): number | undefined {
+  if (deadline === undefined) return undefined;
+  return Math.max(MIN_TIMEOUT_MS, Math.floor(deadline - now - ANSWER_MARGIN_MS)) / 1000;
+}
 
 /** Direct Prometheus ([prometheus_client]): no Keystone token is ever sent here. */
 export class PrometheusDatasource implements Datasource {
@@ -34,8 +51,17 @@ export class PrometheusDatasource implements Datasource {
     });
   }
 
+  /**
+   * Sends Prometheus the caller's deadline as its `timeout`: Prometheus then stops evaluating a
+   * query nobody waits for any more. Only direct Prometheus sends it: AetosDatasource budgets its
+   * request line ([aetos_client] max_url_length) for `query` and `time` alone.
+   */
   instantQuery(promql: string, options: QueryOptions): Promise<Sample[]> {
-    return this.#client.query(promql, options);
+    return this.#client.query(promql, {
+      signal: options.signal,
+      time: options.time,
+      timeoutSeconds: queryTimeoutSeconds(options.deadline, Date.now()),
+    });
   }
 
   queryLength(promql: string): number {
@@ -48,6 +74,11 @@ export class PrometheusDatasource implements Datasource {
 
   seriesNames(options: CallOptions): Promise<string[] | undefined> {
     return this.#client.seriesNames(options);
+  }
+
+  /** Prometheus has no tenants: every answer sees every series. */
+  async projectScope(): Promise<string | undefined> {
+    return undefined;
   }
 
   probe(options: CallOptions): Promise<void> {

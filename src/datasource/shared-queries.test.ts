@@ -35,6 +35,9 @@ class RecordingDatasource implements Datasource {
     return [];
   }
 
+  async projectScope(): Promise<string | undefined> {
+    return undefined;
+  }
   probes = 0;
 
   async probe(): Promise<void> {

@@ -59,7 +59,9 @@ export class SharedQueries implements Datasource {
 
   instantQuery(promql: string, options: QueryOptions): Promise<Sample[]> {
     const time = options.time ?? this.#alignedTime();
-    const key = time === undefined ? promql : `${time}\n${promql}`;
+    // A caller's forwarded token sees what Aetos shows that token: its answers are its own.
+    const owner = options.callerToken === undefined ? "" : `${options.callerToken.id}\n`;
+    const key = time === undefined ? `${owner}${promql}` : `${owner}${time}\n${promql}`;
     if (time !== undefined && options.time === undefined) {
       const cached = this.#cache.get(key);
       if (cached !== undefined && cached.expiresAt > this.#now()) {
@@ -72,7 +74,13 @@ export class SharedQueries implements Datasource {
     return this.#inFlight.run(
       key,
       async (signal) => {
-        const samples = await this.#inner.instantQuery(promql, { signal, time });
+        // The first caller's deadline goes upstream; callers joining later share its fate.
+        const samples = await this.#inner.instantQuery(promql, {
+          signal,
+          time,
+          deadline: options.deadline,
+          callerToken: options.callerToken,
+        });
         if (time !== undefined && options.time === undefined) this.#store(key, time, samples);
         return samples;
       },
@@ -90,6 +98,10 @@ export class SharedQueries implements Datasource {
 
   seriesNames(options: CallOptions): Promise<string[] | undefined> {
     return this.#inner.seriesNames(options);
+  }
+
+  async projectScope(options: CallOptions): Promise<string | undefined> {
+    return await this.#inner.projectScope(options);
   }
 
   probe(options: CallOptions): Promise<void> {

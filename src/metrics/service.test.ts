@@ -40,6 +40,9 @@ class FakeDatasource implements Datasource {
     return [];
   }
 
+  async projectScope(): Promise<string | undefined> {
+    return undefined;
+  }
   async seriesNames(): Promise<string[] | undefined> {
     this.seriesNameLoads++;
     return this.names;

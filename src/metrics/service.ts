@@ -2,7 +2,7 @@ import type { CallOptions, Datasource } from "../datasource/datasource.js";
 import { invalidArgument } from "../errors.js";
 import { MAX_BATCH_ITEMS } from "./batch.js";
 import type { Catalogue, MetricDefinition, Subject } from "./catalogue.js";
-import type { HostDirectory, HostEntry } from "./hosts.js";
+import { HostDirectory, type HostEntry } from "./hosts.js";
 import { type Aggregate, type MetricAnswer, MetricQueries, type RanQuery } from "./metric-queries.js";
 import type { SeriesNames } from "./series-names.js";
 
@@ -89,11 +89,13 @@ export interface MetricsServiceParts {
  * answer, one resource or many at a time; list hosts and metrics.
  */
 export class MetricsService {
+  readonly #datasource: Datasource;
   readonly #hosts: HostDirectory;
   readonly #catalogue: Catalogue;
   readonly #queries: MetricQueries;
 
   constructor(parts: MetricsServiceParts) {
+    this.#datasource = parts.datasource;
     this.#hosts = parts.hosts;
     this.#catalogue = parts.catalogue;
     this.#queries = new MetricQueries(parts);
@@ -101,7 +103,7 @@ export class MetricsService {
 
   async hostMetric(query: HostMetricQuery, options: CallOptions = {}): Promise<MetricAnswer> {
     const definition = this.#queries.definition(query.metric, "host");
-    const labelValue = await this.#hosts.resolve(query.host, options);
+    const labelValue = await this.#hostsFor(options).resolve(query.host, options);
     return await this.#queries.single(definition, labelValue, query, options);
   }
 
@@ -116,13 +118,14 @@ export class MetricsService {
    */
   async hostMetrics(query: HostBatchQuery, options: CallOptions = {}): Promise<BatchAnswer> {
     const definitions = unique(query.metrics).map((m) => this.#queries.definition(m, "host"));
-    const known = await this.#hosts.list(options);
+    const hosts = this.#hostsFor(options);
+    const known = await hosts.list(options);
     const asked = query.hosts === "all" ? known.map((h) => h.labelValue) : unique(query.hosts);
     checkBatchSize(query.hosts === "all" ? "all_hosts" : "hosts", asked.length, definitions.length);
     const resolutions =
       query.hosts === "all"
         ? new Map(asked.map((h) => [h, { labelValue: h }]))
-        : await this.#hosts.resolveAll(asked, options);
+        : await hosts.resolveAll(asked, options);
     const values = unique(
       [...resolutions.values()].flatMap((r) => ("labelValue" in r ? [r.labelValue] : [])),
     );
@@ -163,12 +166,34 @@ export class MetricsService {
 
   /** Hosts sorted by label value, `pageSize` at a time, continuing after the label value `after`. */
   async listHosts(pageSize: number, after: string | undefined, options: CallOptions = {}): Promise<HostPage> {
-    const all = await this.#hosts.list(options);
+    const all = await this.#hostsFor(options).list(options);
     const start = after === undefined ? 0 : all.findIndex((h) => h.labelValue > after);
     const hosts = start < 0 ? [] : all.slice(start, start + pageSize);
     const last = hosts.at(-1);
     const more = start >= 0 && start + pageSize < all.length;
     return { hosts, nextAfter: more && last ? last.labelValue : undefined };
+  }
+
+  /**
+   * The Keystone project the backend confines this call's answers to, or undefined when they see
+   * every project (see MetricValue.project_scope).
+   */
+  async projectScope(options: CallOptions = {}): Promise<string | undefined> {
+    return await this.#datasource.projectScope(options);
+  }
+
+  /**
+   * The host directory a call resolves hosts in: the shared one, loaded with the service's own
+   * credentials; or, for a caller whose token is forwarded upstream, one loaded for this call with
+   * that token, so that which hosts it sees (if any) is what the backend shows that token.
+   */
+  #hostsFor(options: CallOptions): HostDirectory {
+    if (options.callerToken === undefined) return this.#hosts;
+    return new HostDirectory({
+      label: this.#datasource.labels.fqdn,
+      loadTargets: (load) => this.#datasource.activeTargets({ ...options, signal: load.signal }),
+      minRefreshIntervalMs: Number.POSITIVE_INFINITY,
+    });
   }
 
   /** The catalogue, or one subject of it, with what this backend can serve now. */

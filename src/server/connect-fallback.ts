@@ -17,6 +17,7 @@ import {
 import { respellGrpcMessage, withSpecGrpcMessage } from "./grpc-message.js";
 import type { StreamHandler } from "./grpc-unary.js";
 import type { InFlightCalls } from "./in-flight.js";
+import { peerContext } from "./peer.js";
 
 export interface ConnectFallbackOptions {
   readonly routes: (router: ConnectRouter) => void;
@@ -74,7 +75,7 @@ export function connectFallback(options: ConnectFallbackOptions): ConnectFallbac
       res.end();
       return;
     }
-    const universal = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    const universal = universalRequestFromNodeRequest(req, res, undefined, peerContext(req.socket));
     const controller = options.calls.begin();
     universal.signal.addEventListener("abort", () => controller.abort(universal.signal.reason), {
       once: true,
@@ -106,6 +107,7 @@ async function serveStream(
     header,
     body: stream,
     signal,
+    contextValues: peerContext(stream.session?.socket),
   });
   await writeResponse(stream, response);
 }

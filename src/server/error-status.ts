@@ -12,6 +12,8 @@ const CODES: Record<ErrorCode, Code> = {
   not_found: Code.NotFound,
   failed_precondition: Code.FailedPrecondition,
   permission_denied: Code.PermissionDenied,
+  unauthenticated: Code.Unauthenticated,
+  resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   internal: Code.Internal,
 };

@@ -17,6 +17,7 @@ import { grpcStatusHeaders } from "./grpc-status.js";
 import { MAX_TIMER_MS, parseGrpcTimeout } from "./grpc-timeout.js";
 import type { InFlightCalls } from "./in-flight.js";
 import { REQUEST_ID_HEADER, requestIdFor, startCallLog } from "./interceptors.js";
+import { peerContext } from "./peer.js";
 import type { RpcCounter } from "./self-metrics.js";
 
 /** What node:http2 hands a "stream" listener. */
@@ -173,6 +174,7 @@ function serveUnary(
     settle({ err });
     return;
   }
+  const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
     deadline = setTimeout(
       () => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
@@ -205,6 +207,9 @@ function serveUnary(
       requestMethod: "POST",
       url: `/${route.rpc}`,
       requestSignal: controller.signal,
+      requestHeader: requestHeaderOf(headers),
+      ...(deadlineAt !== undefined && { timeoutMs: deadlineAt - Date.now() }),
+      contextValues: peerContext(stream.session?.socket),
     });
     route.invoke(request, context).then(
       (response) => {
@@ -222,6 +227,16 @@ function serveUnary(
       (err: unknown) => settle({ err }),
     );
   });
+}
+
+/** The request's headers as connect's context gives them to handlers, pseudo-headers left out. */
+function requestHeaderOf(headers: IncomingHttpHeaders): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.startsWith(":") || value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) out.push([key, item]);
+  }
+  return out;
 }
 
 /**

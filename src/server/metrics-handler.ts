@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { CallOptions } from "../datasource/datasource.js";
 import { invalidArgument } from "../errors.js";
 import type {
   BatchQuerySchema,
@@ -27,6 +28,7 @@ import type {
   MetricStatus,
   MetricsService,
 } from "../metrics/service.js";
+import { CALLER } from "./caller-auth.js";
 import * as valid from "./request-validation.js";
 
 const HEALTH: Readonly<Record<string, TargetHealth>> = {
@@ -43,11 +45,32 @@ const ORIGINS: Record<DomainOrigin, MetricOrigin> = {
   configured: MetricOrigin.CONFIGURED,
 };
 
+export interface MetricsHandlerOptions {
+  /** Send each caller's validated token upstream instead of the service's (Aetos pass-through). */
+  readonly forwardCallerToken: boolean;
+}
+
 /**
  * The gRPC face of the metrics service: validate fields (errors name them), call the use case with
- * the caller's abort signal, shape the answer.
+ * the caller's abort signal, deadline and (when forwarded) token, shape the answer.
  */
-export function metricsHandler(service: MetricsService): ServiceImpl<typeof MetricsServiceDesc> {
+export function metricsHandler(
+  service: MetricsService,
+  handlerOptions: MetricsHandlerOptions = { forwardCallerToken: false },
+): ServiceImpl<typeof MetricsServiceDesc> {
+  const callOptions = (ctx: HandlerContext): CallOptions => {
+    const timeoutMs = ctx.timeoutMs();
+    return {
+      signal: ctx.signal,
+      deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
+      callerToken: handlerOptions.forwardCallerToken ? ctx.values.get(CALLER)?.token : undefined,
+    };
+  };
+  /** The answer's values with the project the backend confined them to, if any. */
+  const valuesOf = async (options: CallOptions) => {
+    const projectScope = (await service.projectScope(options)) ?? "";
+    return (answer: MetricAnswer) => metricValue(answer, projectScope);
+  };
   return {
     async getHostMetric(req, ctx) {
       const host = valid.requiredName("host", req.host);
@@ -55,11 +78,9 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
       const periodSeconds = valid.period(req.period);
       const aggregate = valid.aggregate(req.aggregate);
       valid.granularity(req.granularity);
-      const answer = await service.hostMetric(
-        { host, metric, periodSeconds, aggregate },
-        { signal: ctx.signal },
-      );
-      return { result: metricValue(answer) };
+      const options = callOptions(ctx);
+      const answer = await service.hostMetric({ host, metric, periodSeconds, aggregate }, options);
+      return { result: (await valuesOf(options))(answer) };
     },
 
     async getInstanceMetric(req, ctx) {
@@ -68,17 +89,18 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
       const periodSeconds = valid.period(req.period);
       const aggregate = valid.aggregate(req.aggregate);
       valid.granularity(req.granularity);
+      const options = callOptions(ctx);
       const answer = await service.instanceMetric(
         { instanceId, metric, periodSeconds, aggregate, vcpus: req.vcpus },
-        { signal: ctx.signal },
+        options,
       );
-      return { result: metricValue(answer) };
+      return { result: (await valuesOf(options))(answer) };
     },
 
     async listHosts(req, ctx) {
       const size = valid.pageSize(req.pageSize);
       const after = valid.decodePageToken(req.pageToken);
-      const page = await service.listHosts(size, after, { signal: ctx.signal });
+      const page = await service.listHosts(size, after, callOptions(ctx));
       return {
         hosts: page.hosts.map((h) => ({
           labelValue: h.labelValue,
@@ -98,12 +120,14 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
         throw invalidArgument("hosts", "must be empty when all_hosts is set");
       }
       const hosts = req.allHosts ? "all" : req.hosts.map((h, i) => valid.requiredName(`hosts[${i}]`, h));
-      const answer = await service.hostMetrics({ hosts, ...batchAsk(req) }, { signal: ctx.signal });
+      const options = callOptions(ctx);
+      const answer = await service.hostMetrics({ hosts, ...batchAsk(req) }, options);
+      const value = await valuesOf(options);
       return {
         items: answer.items.map((i) => ({
           host: i.resource,
           status: ITEM_STATUSES[i.status],
-          ...(i.answer && { result: metricValue(i.answer) }),
+          ...(i.answer && { result: value(i.answer) }),
           message: i.message ?? "",
         })),
         queries: answer.queries.map(batchQuery),
@@ -115,12 +139,14 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
         instanceId: valid.requiredName(`instances[${i}].instance_id`, ref.instanceId),
         vcpus: ref.vcpus,
       }));
-      const answer = await service.instanceMetrics({ instances, ...batchAsk(req) }, { signal: ctx.signal });
+      const options = callOptions(ctx);
+      const answer = await service.instanceMetrics({ instances, ...batchAsk(req) }, options);
+      const value = await valuesOf(options);
       return {
         items: answer.items.map((i) => ({
           instanceId: i.resource,
           status: ITEM_STATUSES[i.status],
-          ...(i.answer && { result: metricValue(i.answer) }),
+          ...(i.answer && { result: value(i.answer) }),
         })),
         queries: answer.queries.map(batchQuery),
       };
@@ -128,7 +154,7 @@ export function metricsHandler(service: MetricsService): ServiceImpl<typeof Metr
 
     async listMetrics(req, ctx) {
       const subject = valid.subjectFilter(req.subject);
-      const statuses = await service.listMetrics(subject, { signal: ctx.signal });
+      const statuses = await service.listMetrics(subject, callOptions(ctx));
       return { metrics: statuses.map(metricDescriptor) };
     },
   };
@@ -162,8 +188,9 @@ function batchQuery(q: BatchAnswer["queries"][number]): MessageInitShape<typeof 
 }
 
 /** The one shape of a value, shared by every answer that carries one. */
-function metricValue(answer: MetricAnswer): MessageInitShape<typeof MetricValueSchema> {
+function metricValue(answer: MetricAnswer, projectScope: string): MessageInitShape<typeof MetricValueSchema> {
   return {
+    projectScope,
     metric: answer.metric,
     ...(answer.value !== undefined && { value: answer.value }),
     unit: answer.unit,

@@ -47,9 +47,11 @@ describe("requiredName", () => {
     expect(invalid("host", () => requiredName("host", "")).message).toMatch(/required/);
   });
 
-  it("accepts 255 characters and rejects 256", () => {
+  it("accepts 255 characters and rejects 256, naming the limit", () => {
     expect(requiredName("host", "a".repeat(255))).toHaveLength(255);
-    invalid("host", () => requiredName("host", "a".repeat(256)));
+    expect(invalid("host", () => requiredName("host", "a".repeat(256))).message).toBe(
+      "host: at most 255 characters",
+    );
   });
 
   it.each([
@@ -108,7 +110,9 @@ describe("period", () => {
 
   it("accepts 366 days and rejects one second more", () => {
     expect(period(duration(366 * DAY))).toBe(31_622_400);
-    expect(invalid("period", () => period(duration(366 * DAY + 1))).message).toMatch(/366 days/);
+    expect(invalid("period", () => period(duration(366 * DAY + 1))).message).toBe(
+      "period: at most 31622400 s (366 days)",
+    );
   });
 
   it.each([
@@ -142,7 +146,7 @@ describe("page size", () => {
     expect(pageSize(0)).toBe(100);
   });
 
-  it("keeps sizes from 1 to 1000 and lowers larger ones to 1000", () => {
+  it("keeps sizes from 1 to 1000 and lowers larger ones to 1000 (AIP-158: a limit, not a refusal)", () => {
     expect(pageSize(1)).toBe(1);
     expect(pageSize(1000)).toBe(1000);
     expect(pageSize(5000)).toBe(1000);

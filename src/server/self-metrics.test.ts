@@ -43,6 +43,23 @@ describe("SelfMetrics", () => {
     expect(body).not.toContain("process_cpu_seconds_total");
   });
 
+  it("shows the upstream query limit's places, waiting calls and refusals read at scrape time", async () => {
+    const metrics = new SelfMetrics({ processMetrics: false });
+    let counts = { inFlight: 64, waiting: 3, refused: 2 };
+    metrics.upstreamLimitFrom(() => counts);
+    let { body } = await metrics.scrape();
+    expect(body).toContain("# TYPE metrics_access_upstream_queries_in_flight gauge");
+    expect(body).toContain("metrics_access_upstream_queries_in_flight 64");
+    expect(body).toContain("metrics_access_upstream_queries_waiting 3");
+    expect(body).toContain("# TYPE metrics_access_upstream_queries_refused_total counter");
+    expect(body).toContain("metrics_access_upstream_queries_refused_total 2");
+    counts = { inFlight: 1, waiting: 0, refused: 7 };
+    ({ body } = await metrics.scrape());
+    expect(body).toContain("metrics_access_upstream_queries_in_flight 1");
+    expect(body).toContain("metrics_access_upstream_queries_waiting 0");
+    expect(body).toContain("metrics_access_upstream_queries_refused_total 7");
+  });
+
   it("adds the process metrics by default", async () => {
     const { body } = await new SelfMetrics().scrape();
     expect(body).toContain("process_cpu_seconds_total");

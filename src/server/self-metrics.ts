@@ -1,7 +1,8 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { TokenIssueKind } from "../clients/token-source.js";
 import type { Backend, UpstreamOutcome } from "../clients/upstream-observer.js";
 import type { SharedQueryCounts } from "../datasource/shared-queries.js";
+import type { UpstreamLimitCounts } from "../datasource/upstream-limit.js";
 
 /** gRPC method types as go-grpc-prometheus names them in grpc_type. */
 export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
@@ -35,7 +36,8 @@ export interface SelfMetricsOptions {
 /**
  * The service's own metrics, for GET /metrics on the admin port: per-RPC counters and latency
  * (go-grpc-prometheus's grpc_server_* names, so existing dashboards work), upstream request latency
- * by backend and outcome, Keystone token issues, the shared-query counts, and process metrics. One
+ * by backend and outcome, Keystone token issues, the shared-query counts, the upstream query limit's
+ * places and refusals, and process metrics. One
  * registry per app, so that several apps in one process (the tests) keep apart.
  */
 export class SelfMetrics implements RpcCounter {
@@ -47,6 +49,7 @@ export class SelfMetrics implements RpcCounter {
   readonly #authentications: Counter<"outcome">;
   readonly #renewals: Counter<"outcome">;
   #sharedQueries: () => SharedQueryCounts | undefined = () => undefined;
+  #upstreamLimit: () => UpstreamLimitCounts | undefined = () => undefined;
 
   constructor(options: SelfMetricsOptions = {}) {
     const registers = [this.registry];
@@ -104,6 +107,36 @@ export class SelfMetrics implements RpcCounter {
         this.inc({ result: "coalesced" }, counts.coalesced);
       },
     });
+    const upstreamLimit = () => this.#upstreamLimit();
+    new Gauge({
+      name: "metrics_access_upstream_queries_in_flight",
+      help: "Upstream requests (queries, target lists, series names) holding a place under [metrics_access] max_concurrent_upstream_queries; readiness probes take none.",
+      registers,
+      collect() {
+        const counts = upstreamLimit();
+        if (counts !== undefined) this.set(counts.inFlight);
+      },
+    });
+    new Gauge({
+      name: "metrics_access_upstream_queries_waiting",
+      help: "Calls waiting for a place under [metrics_access] max_concurrent_upstream_queries.",
+      registers,
+      collect() {
+        const counts = upstreamLimit();
+        if (counts !== undefined) this.set(counts.waiting);
+      },
+    });
+    new Counter({
+      name: "metrics_access_upstream_queries_refused_total",
+      help: "Calls refused with RESOURCE_EXHAUSTED (UPSTREAM_QUERY_LIMIT): no place under max_concurrent_upstream_queries freed within upstream_queue_timeout or before their deadline.",
+      registers,
+      collect() {
+        const counts = upstreamLimit();
+        if (counts === undefined) return;
+        this.reset();
+        this.inc(counts.refused);
+      },
+    });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -133,6 +166,11 @@ export class SelfMetrics implements RpcCounter {
   /** Where the shared-query counts are read at every scrape. */
   sharedQueriesFrom(read: () => SharedQueryCounts): void {
     this.#sharedQueries = read;
+  }
+
+  /** Where the upstream query limit's state is read at every scrape. */
+  upstreamLimitFrom(read: () => UpstreamLimitCounts): void {
+    this.#upstreamLimit = read;
   }
 
   /** The exposition text and its content type. */

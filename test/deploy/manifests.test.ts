@@ -123,6 +123,12 @@ function containerConfig(
 }
 
 /** The port number a probe or a Service names, by number or by the container's port name. */
+/** The gRPC port of a configuration that listens on TCP (every example does). */
+function grpcPort(config: Config): number {
+  if (config.server.listen.kind !== "tcp") throw new Error("expected listen to be host:port");
+  return config.server.listen.port;
+}
+
 function portNumber(container: IContainer, port: number | string | undefined): number | undefined {
   if (typeof port === "number") return port;
   return container.ports?.find((p) => p.name === port)?.containerPort;
@@ -260,7 +266,7 @@ describe("the Kubernetes examples", () => {
 
     it("loads with the service's configuration loader, from the files it mounts", () => {
       const config = containerConfig(documents, deployment, sidecar);
-      expect(config.server).toMatchObject({ host: "127.0.0.1", port: 50051 });
+      expect(config.server.listen).toEqual({ kind: "tcp", host: "127.0.0.1", port: 50051 });
       expect(config.server.admin).toEqual({ host: "0.0.0.0", port: 9464 });
       expect(config.datasource.kind).toBe("aetos");
       if (config.datasource.kind !== "aetos") return;
@@ -307,8 +313,8 @@ describe("the Kubernetes examples", () => {
       expect(config.datasource.kind).toBe("prometheus");
       const service = find<IService>(documents, "Service", "metrics-access");
       const grpc = only(service.spec?.ports, "Service port");
-      expect(portNumber(container, grpc.targetPort)).toBe(config.server.port);
-      expect(config.server.host).toBe("0.0.0.0");
+      expect(config.server.listen).toMatchObject({ kind: "tcp", host: "0.0.0.0" });
+      expect(portNumber(container, grpc.targetPort)).toBe(grpcPort(config));
       expect(service.spec?.selector).toEqual(pod?.metadata?.labels);
     });
 
@@ -384,7 +390,7 @@ describe("the compose example", () => {
       for (const port of ports) expect(port, name).toMatch(/^127\.0\.0\.1:/);
     }
     expect(strings(service.ports)).toEqual([
-      `127.0.0.1:${config.server.port}:${config.server.port}`,
+      `127.0.0.1:${grpcPort(config)}:${grpcPort(config)}`,
       `127.0.0.1:${config.server.admin?.port}:${config.server.admin?.port}`,
     ]);
   });

@@ -61,6 +61,7 @@ export interface Provisioning {
     readonly admin: { readonly id: string; readonly name: string };
     readonly service: { readonly id: string; readonly name: string };
     readonly tenantA: { readonly id: string; readonly name: string };
+    readonly tenantB: { readonly id: string; readonly name: string };
     /** Its catalog only holds the identity endpoints (OS-EP-FILTER). */
     readonly noMetricStorage: { readonly id: string; readonly name: string };
   };
@@ -68,6 +69,10 @@ export interface Provisioning {
   readonly watcher: ProvisionedUser;
   /** Role `reader` (only) in project `tenant-a`. */
   readonly readerA: ProvisionedUser;
+  /** Role `member` (only) in project `tenant-a`. */
+  readonly memberA: ProvisionedUser;
+  /** Role `member` (only) in project `tenant-b`. */
+  readonly memberB: ProvisionedUser;
   /** Aetos's keystone_authtoken user: role `admin` in project `service`, as DevStack does. */
   readonly aetosService: ProvisionedUser;
   /** Role `service` in project `no-metric-storage`, whose catalog has no `metric-storage`. */
@@ -98,6 +103,8 @@ const WATCHER_PASSWORD = "watcher-secret-pw";
 const READER_PASSWORD = "reader-a-secret-pw";
 const AETOS_PASSWORD = "aetos-secret-pw";
 const NOCAT_PASSWORD = "watcher-nocat-secret-pw";
+const MEMBER_A_PASSWORD = "member-a-secret-pw";
+const MEMBER_B_PASSWORD = "member-b-secret-pw";
 
 /**
  * The Aetos service user {@link provisionKeystone} creates (role admin in project service, as
@@ -125,6 +132,8 @@ export async function provisionKeystone(
     READER_PASSWORD,
     AETOS_PASSWORD,
     NOCAT_PASSWORD,
+    MEMBER_A_PASSWORD,
+    MEMBER_B_PASSWORD,
   ];
   const call = async (
     method: KsRequest["method"],
@@ -152,6 +161,7 @@ export async function provisionKeystone(
     serviceRoleId,
     serviceProjectId,
     tenantAProjectId,
+    tenantBProjectId,
     noCatProjectId,
     metricServiceId,
     roles,
@@ -162,6 +172,7 @@ export async function provisionKeystone(
     create("roles", "role", { name: "service" }),
     create("projects", "project", { name: "service", domain_id: "default", description: "service users" }),
     create("projects", "project", { name: "tenant-a", domain_id: "default" }),
+    create("projects", "project", { name: "tenant-b", domain_id: "default" }),
     create("projects", "project", { name: "no-metric-storage", domain_id: "default" }),
     create("services", "service", { type: "metric-storage", name: "aetos", enabled: true }),
     findOne("roles", ""),
@@ -198,6 +209,8 @@ export async function provisionKeystone(
     readerId,
     aetosId,
     noCatUserId,
+    memberAId,
+    memberBId,
     r1Public,
     r1Internal,
     r2Public,
@@ -208,6 +221,8 @@ export async function provisionKeystone(
     user("reader-a", READER_PASSWORD, tenantAProjectId),
     user(AETOS_SERVICE_USER.username, AETOS_SERVICE_USER.password, serviceProjectId),
     user("watcher-nocat", NOCAT_PASSWORD, noCatProjectId),
+    user("member-a", MEMBER_A_PASSWORD, tenantAProjectId),
+    user("member-b", MEMBER_B_PASSWORD, tenantBProjectId),
     endpoint("RegionOne", "public", options.aetosUrls.RegionOne.public),
     endpoint("RegionOne", "internal", options.aetosUrls.RegionOne.internal),
     endpoint("RegionTwo", "public", options.aetosUrls.RegionTwo.public),
@@ -223,6 +238,8 @@ export async function provisionKeystone(
     grant(tenantAProjectId, readerId, roleId("reader")),
     grant(serviceProjectId, aetosId, roleId("admin")),
     grant(noCatProjectId, noCatUserId, serviceRoleId),
+    grant(tenantAProjectId, memberAId, roleId("member")),
+    grant(tenantBProjectId, memberBId, roleId("member")),
     ...identityEndpoints.map((ep) =>
       call(
         "PUT",
@@ -287,10 +304,13 @@ export async function provisionKeystone(
       admin: { id: adminProjectId, name: "admin" },
       service: { id: serviceProjectId, name: "service" },
       tenantA: { id: tenantAProjectId, name: "tenant-a" },
+      tenantB: { id: tenantBProjectId, name: "tenant-b" },
       noMetricStorage: { id: noCatProjectId, name: "no-metric-storage" },
     },
     watcher,
     readerA: mkUser(readerId, "reader-a", READER_PASSWORD, tenantAProjectId, "tenant-a"),
+    memberA: mkUser(memberAId, "member-a", MEMBER_A_PASSWORD, tenantAProjectId, "tenant-a"),
+    memberB: mkUser(memberBId, "member-b", MEMBER_B_PASSWORD, tenantBProjectId, "tenant-b"),
     aetosService: mkUser(aetosId, "aetos", AETOS_PASSWORD, serviceProjectId, "service"),
     watcherNoCatalog: mkUser(
       noCatUserId,

@@ -27,6 +27,9 @@ export interface TestPki {
   /** Client certificate: CN=metrics-access test client; extendedKeyUsage clientAuth. */
   readonly clientCertFile: string;
   readonly clientKeyFile: string;
+  /** Client certificate with a SPIFFE ID: CN=engine, SAN URI:spiffe://example.org/ns/watcher/sa/engine. */
+  readonly engineCertFile: string;
+  readonly engineKeyFile: string;
   /** Deletes the directory and everything in it. */
   remove(): Promise<void>;
 }
@@ -37,6 +40,9 @@ export interface TestPkiOptions {
   /** Validity in days, default 2. */
   readonly days?: number;
 }
+
+/** The SAN of {@link TestPki.engineCertFile}, as tls_client_allowed_subjects names it. */
+export const ENGINE_SPIFFE_ID = "URI:spiffe://example.org/ns/watcher/sa/engine";
 
 const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"] as const;
 
@@ -108,6 +114,12 @@ export async function createTestPki(options: TestPkiOptions = {}): Promise<TestP
         "keyUsage = critical, digitalSignature",
         "extendedKeyUsage = clientAuth",
       ]),
+      leaf("engine", "engine", [
+        "basicConstraints = CA:FALSE",
+        "keyUsage = critical, digitalSignature",
+        "extendedKeyUsage = clientAuth",
+        `subjectAltName = ${ENGINE_SPIFFE_ID}`,
+      ]),
     ]);
     return {
       dir,
@@ -117,6 +129,8 @@ export async function createTestPki(options: TestPkiOptions = {}): Promise<TestP
       serverKeyFile: join(dir, "server.key"),
       clientCertFile: join(dir, "client.pem"),
       clientKeyFile: join(dir, "client.key"),
+      engineCertFile: join(dir, "engine.pem"),
+      engineKeyFile: join(dir, "engine.key"),
       remove: () => rm(dir, { recursive: true, force: true }),
     };
   } catch (err) {
