@@ -9,6 +9,7 @@ export type ErrorCode =
   | "permission_denied"
   | "unauthenticated"
   | "resource_exhausted"
+  | "deadline_exceeded"
   | "unavailable"
   | "internal";
 
@@ -44,6 +45,7 @@ export const ERROR_REASONS = [
   "CALLER_NOT_ALLOWED",
   "UPSTREAM_DENIED_CALLER",
   "UPSTREAM_QUERY_LIMIT",
+  "UPSTREAM_TIMEOUT",
 ] as const;
 
 export type ErrorReason = (typeof ERROR_REASONS)[number];

@@ -1,15 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { dialAddress, formatHostPort, parseHostPort } from "./address.js";
+import { formatListenAddress, parseListenAddress } from "../config/listen-address.js";
+import { dialAddress } from "./address.js";
 
 describe("listen addresses", () => {
-  it("parses host:port and [ipv6]:port as [metrics_access] listen does", () => {
-    expect(parseHostPort("127.0.0.1:50051")).toEqual({ host: "127.0.0.1", port: 50051 });
-    expect(parseHostPort("metrics.example:443")).toEqual({ host: "metrics.example", port: 443 });
-    expect(parseHostPort("[::1]:50051")).toEqual({ host: "::1", port: 50051 });
-    expect(parseHostPort("::1:50051")).toBeUndefined();
-    expect(parseHostPort("[x]:1")).toBeUndefined();
-    expect(parseHostPort("host:65536")).toBeUndefined();
-    expect(parseHostPort("host")).toBeUndefined();
+  it("parses host:port, [ipv6]:port and unix sockets as [metrics_access] listen and probe --address do", () => {
+    expect(parseListenAddress("127.0.0.1:50051")).toEqual({ kind: "tcp", host: "127.0.0.1", port: 50051 });
+    expect(parseListenAddress("metrics.example:443")).toEqual({
+      kind: "tcp",
+      host: "metrics.example",
+      port: 443,
+    });
+    expect(parseListenAddress("[::1]:50051")).toEqual({ kind: "tcp", host: "::1", port: 50051 });
+    expect(parseListenAddress("unix:///run/m/grpc.sock")).toEqual({ kind: "unix", path: "/run/m/grpc.sock" });
+    for (const bad of ["::1:50051", "[x]:1", "host:65536", "host", "unix:relative.sock", "unix://host/p"]) {
+      expect(parseListenAddress(bad), bad).toBeUndefined();
+    }
   });
 
   it("dials the loopback of the same family for a wildcard listen address, and a unix socket as it is", () => {
@@ -22,7 +27,8 @@ describe("listen addresses", () => {
   });
 
   it("brackets IPv6 when writing an address", () => {
-    expect(formatHostPort({ host: "::1", port: 50051 })).toBe("[::1]:50051");
-    expect(formatHostPort({ host: "127.0.0.1", port: 50051 })).toBe("127.0.0.1:50051");
+    expect(formatListenAddress({ kind: "tcp", host: "::1", port: 50051 })).toBe("[::1]:50051");
+    expect(formatListenAddress({ kind: "tcp", host: "127.0.0.1", port: 50051 })).toBe("127.0.0.1:50051");
+    expect(formatListenAddress({ kind: "unix", path: "/run/m.sock" })).toBe("unix:/run/m.sock");
   });
 });

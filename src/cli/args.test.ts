@@ -51,7 +51,7 @@ describe("parseCommandLine", () => {
     });
   });
 
-  it("reads probe's address (IPv6 bracketed) and timeout, 2000 ms by default", () => {
+  it("reads probe's address (IPv6 bracketed, or a unix socket) and timeout, 2000 ms by default", () => {
     expect(parseCommandLine(["probe"])).toEqual({
       name: "probe",
       configFiles: [],
@@ -61,8 +61,11 @@ describe("parseCommandLine", () => {
     expect(parseCommandLine(["probe", "--address", "[::1]:50051", "--timeout", "500"])).toEqual({
       name: "probe",
       configFiles: [],
-      address: { host: "::1", port: 50051 },
+      address: { kind: "tcp", host: "::1", port: 50051 },
       timeoutMs: 500,
+    });
+    expect(parseCommandLine(["probe", "--address", "unix:/run/m/grpc.sock"])).toMatchObject({
+      address: { kind: "unix", path: "/run/m/grpc.sock" },
     });
   });
 

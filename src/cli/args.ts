@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { type HostPort, parseHostPort } from "./address.js";
+import { parseListenAddress } from "../config/listen-address.js";
+import type { ListenAddress } from "../config/types.js";
 
 export type CommandName = "serve" | "check-config" | "probe";
 export const COMMAND_NAMES: readonly CommandName[] = ["serve", "check-config", "probe"];
@@ -26,7 +27,7 @@ export type Command =
       readonly name: "probe";
       readonly configFiles: readonly string[];
       /** undefined: from `[metrics_access] listen`. */
-      readonly address: HostPort | undefined;
+      readonly address: ListenAddress | undefined;
       readonly timeoutMs: number;
     };
 
@@ -172,12 +173,12 @@ function readOptions(command: CommandName, args: readonly string[]): Map<string,
   return values;
 }
 
-function probeAddress(text: string | undefined): HostPort | undefined {
+function probeAddress(text: string | undefined): ListenAddress | undefined {
   if (text === undefined) return undefined;
-  const address = parseHostPort(text);
-  if (address === undefined || address.port === 0) {
+  const address = parseListenAddress(text);
+  if (address === undefined || (address.kind === "tcp" && address.port === 0)) {
     throw new UsageError(
-      `probe: --address "${text}" must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:50051 or [::1]:50051`,
+      `probe: --address "${text}" must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:50051 or [::1]:50051, or unix:/absolute/path`,
       "probe",
     );
   }

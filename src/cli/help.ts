@@ -7,7 +7,7 @@ const CONFIG_OPTION = `  --config-file PATH   an INI file (watcher.conf); repeat
 const GLOBAL = `Usage:
   metrics-access [serve] [--config-file PATH]...
   metrics-access check-config [--config-file PATH]... [--json] [--host NAME] [--instance UUID]
-  metrics-access probe [--config-file PATH]... [--address HOST:PORT] [--timeout MS]
+  metrics-access probe [--config-file PATH]... [--address HOST:PORT|unix:PATH] [--timeout MS]
   metrics-access help [COMMAND] | --help | --version
 
 Commands:
@@ -62,7 +62,7 @@ Exit codes:
   1  a check failed (the report names it)
   2  invalid configuration (the report lists every problem) or command line
 `,
-  probe: `Usage: metrics-access probe [--config-file PATH]... [--address HOST:PORT] [--timeout MS]
+  probe: `Usage: metrics-access probe [--config-file PATH]... [--address HOST:PORT|unix:PATH] [--timeout MS]
 
 Calls grpc.health.v1.Health/Check (service "") on the running service and prints one line.
 Without --address it dials [metrics_access] listen (0.0.0.0 and [::] as the loopback address),
@@ -72,7 +72,7 @@ For a container: HEALTHCHECK CMD ["node", "/app/dist/main.js", "probe"]
 
 Options:
 ${CONFIG_OPTION}
-  --address HOST:PORT  the address to dial instead of listen's
+  --address ADDRESS    the address to dial instead of listen's: HOST:PORT or unix:PATH
   --timeout MS         milliseconds for the whole check, connecting included (default ${DEFAULT_PROBE_TIMEOUT_MS})
   -h, --help           this help
 

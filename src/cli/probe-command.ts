@@ -27,9 +27,7 @@ export async function runProbe(
     context.stderr(`probe: ${err.message}\n`);
     return 1;
   }
-  const address: ListenAddress = command.address
-    ? { kind: "tcp", ...command.address }
-    : dialAddress(settings.listen);
+  const address: ListenAddress = dialAddress(command.address ?? settings.listen);
   if (address.kind === "tcp" && address.port === 0) {
     context.stderr(
       `probe: [metrics_access] listen ${formatListenAddress(settings.listen)} picks a port at start-up; pass --address\n`,

@@ -91,6 +91,35 @@ describe("upstreamDetail status mapping", () => {
     expect(upstreamDetail("Aetos", "query", 404, undefined, "").message).toContain("catalog");
   });
 
+  it("reads Prometheus's query timeout, direct or passed on by Aetos, as DEADLINE_EXCEEDED", () => {
+    const direct = upstreamDetail(
+      "Prometheus",
+      "query",
+      503,
+      { status: "error", errorType: "timeout", error: "query timed out in expression evaluation" },
+      "",
+    );
+    const throughAetos = upstreamDetail(
+      "Aetos",
+      "query",
+      503,
+      {
+        error_message: {
+          faultcode: "Server",
+          faultstring: "[503] query timed out in expression evaluation",
+          debuginfo: null,
+        },
+      },
+      "",
+    );
+    for (const err of [direct, throughAetos]) {
+      expect(err).toMatchObject({ code: "deadline_exceeded", reason: "UPSTREAM_TIMEOUT" });
+    }
+    expect(upstreamDetail("Prometheus", "query", 503, undefined, "overloaded").reason).toBe(
+      "UPSTREAM_FAILED",
+    );
+  });
+
   it("names the upstream, the endpoint and the status", () => {
     const err = upstreamDetail("Aetos", "targets", 503, undefined, "");
     expect(err.message).toContain("Aetos");

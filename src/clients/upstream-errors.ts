@@ -59,6 +59,16 @@ export function upstreamDetail(
       cause,
     });
   }
+  // Prometheus's own timeout (the `timeout` sent from the caller's deadline, or its
+  // --query.timeout), passed on by Aetos as a 503 fault with the same words: the query was too
+  // slow for the time it had, which a retry will not change.
+  if (status === 503 && detail.includes("query timed out")) {
+    return new MetricsAccessError(
+      "deadline_exceeded",
+      `${upstream} stopped evaluating the query when its time ran out (the caller's deadline, or Prometheus's --query.timeout)`,
+      { reason: "UPSTREAM_TIMEOUT", cause },
+    );
+  }
   if (status === 200) {
     return new MetricsAccessError(
       "unavailable",

@@ -109,7 +109,7 @@ function configFiles(input: ConfigInput, problems: string[]): string[] {
 function readServer(r: OptionReader, datasource: PrometheusSourceConfig | AetosSourceConfig): ServerConfig {
   const listen = readListen(r);
   const tls = r.keyPair(SERVICE_SECTION, "tls_certfile", "tls_keyfile");
-  const callerAuth = readCallerAuth(r, datasource, tls !== undefined);
+  const { callerAuth, clientCa } = readCallerAuth(r, datasource, tls !== undefined);
   const allowNetwork = r.boolean(SERVICE_SECTION, "allow_unauthenticated_network");
   // A unix socket is reached from this host (or pod) only, and its file mode says by whom.
   const beyondLoopback = listen?.kind === "tcp" && !isLoopback(listen.host);
@@ -138,7 +138,7 @@ function readServer(r: OptionReader, datasource: PrometheusSourceConfig | AetosS
     listen: listen ?? { kind: "tcp", host: "127.0.0.1", port: 0 },
     callerAuth,
     unauthenticatedNetwork: callerAuth.kind === "none" && beyondLoopback,
-    tls: tls && serverTls(r, tls, callerAuth),
+    tls: tls && serverTls(r, tls, clientCa),
     tlsReloadIntervalMs: r.number(SERVICE_SECTION, "tls_reload_interval", 0) * 1000,
     logLevel: (r.string(SERVICE_SECTION, "log_level") ?? "info") as LogLevel,
     shutdownGraceMs: r.number(SERVICE_SECTION, "shutdown_grace_period", 0) * 1000,
@@ -158,7 +158,7 @@ function readCallerAuth(
   r: OptionReader,
   datasource: PrometheusSourceConfig | AetosSourceConfig,
   serverTls: boolean,
-): CallerAuth {
+): { callerAuth: CallerAuth; clientCa: Buffer | undefined } {
   const kind = r.string(SERVICE_SECTION, "caller_auth") ?? "none";
   const forward = datasource.kind === "aetos" && datasource.forwardCallerToken;
   if (forward && kind !== "keystone") {
@@ -188,12 +188,13 @@ function readCallerAuth(
         );
       }
     }
-    return { kind, ca: ca ?? Buffer.alloc(0), allowedSubjects };
+    // The CA goes to the TLS server (ServerTls.clientCa), which reloads it with the certificate.
+    return { callerAuth: { kind, allowedSubjects }, clientCa: ca };
   }
   if (kind === "keystone") {
     const roles = r.list(SERVICE_SECTION, "caller_roles") ?? [];
     if (roles.length === 0) r.reject(SERVICE_SECTION, "caller_roles", "name at least one role");
-    return {
+    const callerAuth: CallerAuth = {
       kind,
       keystone:
         datasource.kind === "aetos" ? datasource.keystone : readKeystone(r, "for caller_auth = keystone"),
@@ -201,8 +202,9 @@ function readCallerAuth(
       cacheTimeMs: r.number(SERVICE_SECTION, "token_cache_time", 0) * 1000,
       cacheSize: r.integer(SERVICE_SECTION, "token_cache_size", 1, 10_000_000),
     };
+    return { callerAuth, clientCa: undefined };
   }
-  return { kind: "none" };
+  return { callerAuth: { kind: "none" }, clientCa: undefined };
 }
 
 /** Whether a listen host is reachable only from this machine (a name other than localhost is not). */
@@ -230,14 +232,17 @@ function readListen(r: OptionReader): ListenAddress | undefined {
  * The server's key pair with the files it came from, which the transport reads again when they
  * change (rotation); with caller_auth = mtls, the client CA too, for the same reason.
  */
-function serverTls(r: OptionReader, pair: { cert: Buffer; key: Buffer }, callerAuth: CallerAuth): ServerTls {
+function serverTls(
+  r: OptionReader,
+  pair: { cert: Buffer; key: Buffer },
+  clientCa: Buffer | undefined,
+): ServerTls {
   const path = (name: string) => r.string(SERVICE_SECTION, name) ?? "";
   return {
     ...pair,
     certFile: path("tls_certfile"),
     keyFile: path("tls_keyfile"),
-    clientCa:
-      callerAuth.kind === "mtls" ? { pem: callerAuth.ca, file: path("tls_client_cafile") } : undefined,
+    clientCa: clientCa && { pem: clientCa, file: path("tls_client_cafile") },
   };
 }
 

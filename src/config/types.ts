@@ -15,8 +15,7 @@ export type CallerAuth =
   | { readonly kind: "none" }
   | {
       readonly kind: "mtls";
-      /** PEM bundle of the CAs that sign client certificates. */
-      readonly ca: Buffer;
+      // The CAs that sign client certificates are the TLS server's business: ServerTls.clientCa.
       /** "CN=…", "DNS:…" or "URI:…"; empty admits every certificate the CAs signed. */
       readonly allowedSubjects: readonly string[];
     }

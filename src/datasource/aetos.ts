@@ -13,6 +13,7 @@ import type {
   QueryOptions,
   Sample,
 } from "./datasource.js";
+import { queryTimeoutSeconds } from "./prometheus.js";
 
 /** Roles Aetos's default policy lets see every project's series (telemetry:*:all_projects). */
 const PRIVILEGED_ROLES: ReadonlySet<string> = new Set(["admin", "service"]);
@@ -52,8 +53,9 @@ export class AetosDatasource implements Datasource {
         },
       );
     }
-    // The request line: GET <root>/api/v1/query?query=<query>&time=<seconds.millis> HTTP/1.1
-    const overhead = `GET ${split.rootPath}/api/v1/query?query=&time=0000000000.000 HTTP/1.1`.length;
+    // The request line: GET <root>/api/v1/query?query=<query>&time=<seconds.millis>&timeout=<seconds.millis> HTTP/1.1
+    const overhead =
+      `GET ${split.rootPath}/api/v1/query?query=&time=0000000000.000&timeout=000000000.000 HTTP/1.1`.length;
     this.maxQueryLength = config.maxUrlLength - overhead;
     this.#client = new PrometheusHttpClient({
       upstream: "Aetos",
@@ -122,9 +124,14 @@ export class AetosDatasource implements Datasource {
     }
   }
 
+  /** Aetos 3 passes query, time and timeout on to Prometheus: the caller's deadline goes as timeout. */
   instantQuery(promql: string, options: QueryOptions): Promise<Sample[]> {
     return this.#withToken(options, (request) =>
-      this.#client.query(promql, { ...request, time: options.time }),
+      this.#client.query(promql, {
+        ...request,
+        time: options.time,
+        timeoutSeconds: queryTimeoutSeconds(options.deadline, Date.now()),
+      }),
     );
   }
 

@@ -53,8 +53,7 @@ export class PrometheusDatasource implements Datasource {
 
   /**
    * Sends Prometheus the caller's deadline as its `timeout`: Prometheus then stops evaluating a
-   * query nobody waits for any more. Only direct Prometheus sends it: AetosDatasource budgets its
-   * request line ([aetos_client] max_url_length) for `query` and `time` alone.
+   * query nobody waits for any more (AetosDatasource sends it too: Aetos passes it on).
    */
   instantQuery(promql: string, options: QueryOptions): Promise<Sample[]> {
     return this.#client.query(promql, {

@@ -14,6 +14,7 @@ const CODES: Record<ErrorCode, Code> = {
   permission_denied: Code.PermissionDenied,
   unauthenticated: Code.Unauthenticated,
   resource_exhausted: Code.ResourceExhausted,
+  deadline_exceeded: Code.DeadlineExceeded,
   unavailable: Code.Unavailable,
   internal: Code.Internal,
 };

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/grpc/health/v1/health_pb.js";
 import { ItemStatus } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { type Aetos, startAetos } from "../support/aetos.js";
-import { aetosPasswordOptions } from "../support/aetos-harness.js";
+import { aetosPasswordOptions, type RecordingProxy, startRecordingProxy } from "../support/aetos-harness.js";
 import { callError, type Options, startTestApp, type TestApp } from "../support/app.js";
 import { SAMPLE_FLEET } from "../support/fleet.js";
 import { type Keystone, startKeystone } from "../support/keystone.js";
@@ -32,6 +32,8 @@ let workDir: string;
 let keystone: Keystone | undefined;
 let prometheus: RunningPrometheus | undefined;
 let aetos: Aetos | undefined;
+/** Between the service and Aetos (the catalog points here): what each request carried. */
+let toAetos: RecordingProxy | undefined;
 let stack: Provisioning;
 const apps: TestApp[] = [];
 
@@ -40,7 +42,8 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(ROOT, ".run", "caller-keystone-"));
   keystone = await startKeystone({ workDir: join(workDir, "keystone") });
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}/prometheus`;
+  toAetos = await startRecordingProxy({ port });
+  const url = `${toAetos.origin}/prometheus`;
   const urls = { public: url, internal: url };
   stack = await provisionKeystone(keystone, { aetosUrls: { RegionOne: urls, RegionTwo: urls } });
   // vm-a and vm-c belong to tenant-a, vm-b and vm-d to tenant-b: the project ids exist only now.
@@ -62,7 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(apps.map((a) => a.stop()));
-  await Promise.allSettled([aetos?.stop(), keystone?.stop(), prometheus?.stop()]);
+  await Promise.allSettled([aetos?.stop(), keystone?.stop(), prometheus?.stop(), toAetos?.close()]);
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -204,6 +207,21 @@ describe("forward_caller_token: Aetos scopes each caller to its project", () => 
     expect(aOther.result?.seriesCount).toBe(0);
     expect(bOther.result?.seriesCount).toBe(0);
     expect(aOwn.result?.value).toBe(768);
+  });
+
+  it("sends Aetos the caller's token, and Prometheus's timeout from the caller's deadline", async () => {
+    const sent = toAetos?.exchanges.length ?? 0;
+    await service.client.getInstanceMetric(
+      { instanceId: VM_C, metric: RAM },
+      { ...withToken(memberA), timeoutMs: 5_000 },
+    );
+    const queries = (toAetos?.exchanges.slice(sent) ?? []).filter((e) => e.path.includes("/api/v1/query?"));
+    expect(queries).toHaveLength(1);
+    expect(queries[0]?.requestHeaders["x-auth-token"]).toBe(memberA);
+    // Aetos 3 passes query, time and timeout on to Prometheus.
+    const timeout = Number(new URL(queries[0]?.path ?? "", "http://x").searchParams.get("timeout"));
+    expect(timeout).toBeGreaterThan(0.1);
+    expect(timeout).toBeLessThanOrEqual(4.8);
   });
 
   it("gives a privileged caller every project's instances, unscoped", async () => {

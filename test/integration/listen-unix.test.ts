@@ -45,11 +45,11 @@ async function serveOn(path: string, extra: Options = {}): Promise<TestApp> {
   return app;
 }
 
-/** `metrics-access probe` as a process, with `listen` (and more) in a config file. */
-function probe(options: Options): ReturnType<typeof runMain> {
+/** `metrics-access probe` as a process, with `listen` (and more) in a config file, and `args`. */
+function probe(options: Options, args: readonly string[] = []): ReturnType<typeof runMain> {
   return runMain(
     { "probe.conf": iniText(options) },
-    { command: ["probe", "--timeout", "5000"], timeoutMs: RUN_MS },
+    { command: ["probe", "--timeout", "5000", ...args], timeoutMs: RUN_MS },
   );
 }
 
@@ -96,6 +96,13 @@ describe("a unix socket", () => {
           `^SERVING: unix:${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} answered the gRPC health check in \\d+ ms\\n$`,
         ),
       );
+      // --address dials a socket too, whatever listen says.
+      const addressed = await probe({ "metrics_access.listen": "127.0.0.1:9" }, [
+        "--address",
+        `unix:${path}`,
+      ]);
+      expect(addressed.code, addressed.stderr).toBe(0);
+      expect(addressed.stdout).toContain(`SERVING: unix:${path} answered`);
       const missing = join(dir, "nobody.sock");
       const absent = await probe({ "metrics_access.listen": `unix://${missing}` });
       expect(absent.code).toBe(1);

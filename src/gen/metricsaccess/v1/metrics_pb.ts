@@ -1181,7 +1181,10 @@ export const AvailabilitySchema: GenEnum<Availability> = /*@__PURE__*/
  *                        service's fault, not the caller's, and needs an operator: reasons
  *                        UPSTREAM_UNAUTHORIZED, UPSTREAM_FORBIDDEN (through Aetos: the credentials
  *                        lack the admin or service role), KEYSTONE_REFUSED.
- *   DEADLINE_EXCEEDED    the caller's deadline passed before the answer came back (no ErrorInfo).
+ *   DEADLINE_EXCEEDED    the caller's deadline passed before the answer came back (no ErrorInfo);
+ *                        or Prometheus stopped evaluating the query at the timeout the service gave
+ *                        it from that deadline (or at its own --query.timeout): reason
+ *                        UPSTREAM_TIMEOUT. A retry with the same deadline will not help.
  *   CANCELLED            the caller cancelled the call (no ErrorInfo).
  *   INTERNAL             Prometheus rejected or could not execute the query the service built
  *                        (reason UPSTREAM_REJECTED_QUERY), or an unexpected fault (no ErrorInfo);
