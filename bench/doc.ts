@@ -35,6 +35,8 @@ export interface RunFacts {
   readonly aetosVersion: string;
   readonly aetosWorkers: number;
   readonly wallMs: number;
+  /** The 10,000-host section (large-fleet.ts), Markdown. */
+  readonly largeFleet: string;
 }
 
 export function evaluateTargets(r: BenchResults): Target[] {
@@ -214,6 +216,7 @@ export async function writeBenchmarksDoc(
     "",
     memoryTable(results.rss),
     "",
+    run.largeFleet,
     READING,
     "",
   ].join("\n");

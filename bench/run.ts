@@ -25,6 +25,7 @@ import {
 } from "./clients.js";
 import { writeBenchmarksDoc } from "./doc.js";
 import { createBenchFleet, hostName, vmUuid, vmVcpus } from "./fleet.js";
+import { LARGE_FLEET_HOSTS, largeFleetSection, measureLargeFleet } from "./large-fleet.js";
 import { loadAverage, machineFacts } from "./machine.js";
 import { hostSweep, instanceSweep, singleCalls, throughputAt } from "./phases.js";
 import { preparePython } from "./python.js";
@@ -177,6 +178,10 @@ try {
     sweeps,
   };
   process.stdout.write(`\n${memoryTable(results.rss)}\n`);
+
+  phase(`${LARGE_FLEET_HOSTS.toLocaleString("en")} hosts (a second Prometheus)`);
+  const largeFleet = await measureLargeFleet(workDir, ["--max-semi-space-size=2"]);
+  process.stdout.write(`\n${largeFleetSection(largeFleet)}\n`);
   phase("end");
   const doc = await writeBenchmarksDoc(results, {
     facts,
@@ -187,6 +192,7 @@ try {
     aetosVersion: stack.aetos.version,
     aetosWorkers: stack.aetos.processes,
     wallMs: performance.now() - wallStart,
+    largeFleet: largeFleetSection(largeFleet),
   });
   process.stdout.write(`\n${doc.targetsTable}\n\nwritten to ${doc.path}\n`);
 } finally {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real components the test suite runs: Prometheus, node exporter, Keystone, Python gRPC,
-# the genuine Aetos unpacked from Debian's forky suite (bookworm does not carry it), and podman, runc
-# and mmdebstrap for the container image test (docs/container.md).
+# Installs the real components the test suite runs: Prometheus, node exporter, VictoriaMetrics,
+# Keystone, Python gRPC, the genuine Aetos unpacked from Debian's forky suite (bookworm does not carry
+# it), and podman, runc and mmdebstrap for the container image test (docs/container.md).
 # Idempotent: a second run only checks. Any failure exits non-zero, so CI fails rather than skips.
 # `install-test-deps.sh demo` installs only what the demo needs (Prometheus and node exporter).
 set -euo pipefail
@@ -12,7 +12,9 @@ deps="$root/.deps"
 
 apt_packages=(
   prometheus prometheus-node-exporter
+  victoria-metrics
   keystone sqlite3 curl
+  nginx-light
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
   python3-pecan python3-wsme uwsgi-core uwsgi-plugin-python3
   prometheus-libvirt-exporter
@@ -75,7 +77,7 @@ if [ ! -d "$aetos_root/usr/lib/python3/dist-packages/aetos" ]; then
   rm -f "$paste"; cp "$aetos_root/usr/share/aetos/api-paste.ini" "$paste"
 fi
 
-for cmd in prometheus promtool prometheus-node-exporter prometheus-libvirt-exporter keystone-manage keystone-wsgi-public uwsgi protoc grpc_python_plugin go protoc-gen-go protoc-gen-go-grpc podman runc mmdebstrap; do
+for cmd in prometheus promtool prometheus-node-exporter victoria-metrics nginx prometheus-libvirt-exporter keystone-manage keystone-wsgi-public uwsgi protoc grpc_python_plugin go protoc-gen-go protoc-gen-go-grpc podman runc mmdebstrap; do
   command -v "$cmd" >/dev/null || { echo "install-test-deps: $cmd is missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import grpc, google.protobuf' || { echo "install-test-deps: python3-grpcio unusable" >&2; exit 1; }
@@ -91,10 +93,12 @@ check_version() {
 }
 check_version prometheus "$(dpkg-query -W -f='${Version}' prometheus)" "2.42."
 check_version prometheus-node-exporter "$(dpkg-query -W -f='${Version}' prometheus-node-exporter)" "1.5."
+# docs/backends.md's measurements (MetricsQL against PromQL) were made on VictoriaMetrics 1.79.
+check_version victoria-metrics "$(dpkg-query -W -f='${Version}' victoria-metrics)" "1.79."
 check_version keystone "$(dpkg-query -W -f='${Version}' keystone)" "2:22."
 check_version prometheus-libvirt-exporter "$(dpkg-query -W -f='${Version}' prometheus-libvirt-exporter)" "0.2.0"
 # The container settings in scripts/podman.sh (runc, ulimits, cgroupfs) were worked out on podman 4.3.
 check_version podman "$(dpkg-query -W -f='${Version}' podman)" "4.3."
 aetos_version=$(ls "$aetos_root"/usr/lib/python3/dist-packages | sed -n 's/^aetos-\([0-9.]*\)\.egg-info$/\1/p' | head -1)
 check_version aetos "$aetos_version" "3.0."
-echo "install-test-deps: ready (prometheus $(dpkg-query -W -f='${Version}' prometheus), node exporter $(dpkg-query -W -f='${Version}' prometheus-node-exporter), keystone $(dpkg-query -W -f='${Version}' keystone), aetos $aetos_version, libvirt exporter $(dpkg-query -W -f='${Version}' prometheus-libvirt-exporter), python3-grpcio $(dpkg-query -W -f='${Version}' python3-grpcio), podman $(dpkg-query -W -f='${Version}' podman), runc $(dpkg-query -W -f='${Version}' runc), mmdebstrap $(dpkg-query -W -f='${Version}' mmdebstrap))"
+echo "install-test-deps: ready (prometheus $(dpkg-query -W -f='${Version}' prometheus), node exporter $(dpkg-query -W -f='${Version}' prometheus-node-exporter), victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics), keystone $(dpkg-query -W -f='${Version}' keystone), aetos $aetos_version, libvirt exporter $(dpkg-query -W -f='${Version}' prometheus-libvirt-exporter), python3-grpcio $(dpkg-query -W -f='${Version}' python3-grpcio), podman $(dpkg-query -W -f='${Version}' podman), runc $(dpkg-query -W -f='${Version}' runc), mmdebstrap $(dpkg-query -W -f='${Version}' mmdebstrap))"

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { setUpCallerAuth } from "./caller-auth-setup.js";
 import { formatListenAddress } from "./config/listen-address.js";
 import type { Config } from "./config/types.js";
+import { BackendCheck } from "./datasource/backend-kind.js";
 import { createDatasource } from "./datasource/create.js";
 import type { Datasource } from "./datasource/datasource.js";
 import { SharedQueries } from "./datasource/shared-queries.js";
@@ -46,11 +47,13 @@ const CANCELLED_FLUSH_MS = 250;
  * The use cases over a datasource: host directory, series names and catalogue as the server uses
  * them (check-config runs its queries through the same wiring).
  */
-export function metricsServiceOver(datasource: Datasource, config: Config): MetricsService {
+export function metricsServiceOver(datasource: Datasource, config: Config, logger: Logger): MetricsService {
   const hosts = new HostDirectory({
     label: datasource.labels.fqdn,
     loadTargets: (options) => datasource.activeTargets(options),
     minRefreshIntervalMs: config.server.targetRefreshIntervalMs,
+    onBackgroundFailure: (err) =>
+      logger.warn({ err }, "target list refresh failed: ListHosts serves the last list until one succeeds"),
   });
   const seriesNames = new SeriesNames({
     load: (options) => datasource.seriesNames(options),
@@ -87,8 +90,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   selfMetrics.upstreamLimitFrom(() => limited.counts);
   const datasource = new SharedQueries(limited, { cacheTtlMs: config.server.queryCacheTtlMs });
   selfMetrics.sharedQueriesFrom(() => datasource.counts);
-  const service = metricsServiceOver(datasource, config);
+  const service = metricsServiceOver(datasource, config, logger);
   const health = new HealthRegistry();
+  // Once ready: is it Prometheus? A warning names docs/backends.md when it is not.
+  const backendCheck = new BackendCheck(config.datasource, logger);
   // The gRPC health service and /readyz follow the same probe, and change at the same moment.
   const readiness = new Readiness({
     probe: (signal) => datasource.probe({ signal }),
@@ -100,8 +105,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         : HealthCheckResponse_ServingStatus.NOT_SERVING;
       health.setStatus("", status);
       health.setStatus(MetricsServiceDesc.typeName, status);
-      if (ready) logger.info({ datasource: datasource.name }, "ready: the upstream answers");
-      else logger.warn({ err, datasource: datasource.name }, "not ready: the upstream does not answer");
+      if (ready) {
+        logger.info({ datasource: datasource.name }, "ready: the upstream answers");
+        void backendCheck.check();
+      } else logger.warn({ err, datasource: datasource.name }, "not ready: the upstream does not answer");
     },
   });
   await readiness.start();
@@ -135,6 +142,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     calls,
     counter: selfMetrics,
     fallback: connect.stream,
+    callerContext: callerAuth.authenticator !== undefined,
   });
   const transport = await listen({
     listen: config.server.listen,
@@ -186,6 +194,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const stop = async () => {
     stopping = true;
     readiness.stop();
+    backendCheck.close();
     health.shutdown();
     let hardStop: NodeJS.Timeout | undefined;
     const grace = setTimeout(() => {

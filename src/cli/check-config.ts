@@ -63,7 +63,8 @@ export async function checkConfig(options: CheckConfigOptions, context: CliConte
           maxInFlight: config.server.maxConcurrentUpstreamQueries,
           queueTimeoutMs: config.server.upstreamQueueTimeoutMs,
         });
-        const service = metricsServiceOver(limited, config);
+        // A one-shot check lists hosts once: no background refresh is ever started to report.
+        const service = metricsServiceOver(limited, config, createLogger("silent", { write: () => {} }));
         const asked = { service, datasource: limited, host: options.host, instance: options.instance };
         checks.push(...(await checkMetrics(asked)));
       } else {
@@ -162,7 +163,10 @@ async function probeUpstream(datasource: Datasource, source: Config["datasource"
 /** The configured secrets, blanked out of the report should any message ever quote one. */
 function secretsOf(config: Config): string[] {
   const source = config.datasource;
-  if (source.kind === "prometheus") return source.basicAuth ? [source.basicAuth.password] : [];
+  if (source.kind === "prometheus") {
+    const headerValues = Object.values(source.requestHeaders ?? {});
+    return source.basicAuth ? [source.basicAuth.password, ...headerValues] : headerValues;
+  }
   const credentials = source.keystone.credentials;
   return [credentials.method === "password" ? credentials.password : credentials.secret];
 }

@@ -31,6 +31,11 @@ export interface PrometheusHttpOptions {
   readonly timeoutMs: number;
   /** Sent as Authorization on every request (basic auth for direct Prometheus). */
   readonly authorization?: string | undefined;
+  /**
+   * Sent on every request (`[prometheus_client] request_headers`: a tenant header, a token).
+   * Secret: their values are blanked out of the upstream's words before they reach an error.
+   */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
   /** Told of every request's outcome and duration (the self-metrics), labelled with the upstream. */
   readonly observe?: UpstreamObserver | undefined;
   /**
@@ -149,6 +154,7 @@ export class PrometheusHttpClient {
     const headers: Record<string, string> = {
       accept: "application/json",
       "user-agent": "metrics-access",
+      ...this.#options.headers,
       ...options.headers,
     };
     if (post) headers["content-type"] = "application/x-www-form-urlencoded";
@@ -175,7 +181,18 @@ export class PrometheusHttpClient {
     }
     const body = parseJson(text);
     if (status === 200 && isRecord(body) && body.status === "success") return body.data;
-    throw upstreamDetail(upstream, endpoint, status, body, text);
+    // An upstream may quote a header it refused (a tenant it does not know): never pass that on.
+    const shown = this.#withoutHeaderValues(text);
+    throw upstreamDetail(upstream, endpoint, status, shown === text ? body : parseJson(shown), shown);
+  }
+
+  /** `text` with every configured header value replaced by [redacted]. */
+  #withoutHeaderValues(text: string): string {
+    let shown = text;
+    for (const value of Object.values(this.#options.headers ?? {})) {
+      if (value !== "") shown = shown.split(value).join("[redacted]");
+    }
+    return shown;
   }
 
   /**

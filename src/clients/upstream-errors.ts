@@ -22,7 +22,7 @@ export function upstreamDetail(
     const message =
       upstream === "Aetos"
         ? `${at}: the service's Keystone token was not accepted`
-        : `${at}: check [prometheus_client] username and password`;
+        : `${at}: check [prometheus_client] username and password, or request_headers`;
     return new MetricsAccessError("unavailable", message, { reason: "UPSTREAM_UNAUTHORIZED", cause });
   }
   if (status === 403) {

@@ -935,3 +935,145 @@ project_domain_name = Default
     expect(config.server.unauthenticatedNetwork).toBe(false);
   });
 });
+
+describe("[prometheus_client] request_headers and the tenant path (multi-tenant stores)", () => {
+  const TOKEN = "Bearer tenant-token-9f3a61c2";
+  const ENV = "METRICS_ACCESS__PROMETHEUS_CLIENT__REQUEST_HEADERS";
+
+  it("sends no extra header by default", () => {
+    expect(prometheus(loadConf(PROM)).requestHeaders).toBeUndefined();
+  });
+
+  it("reads comma-separated Name: value pairs, names in lower case, values trimmed", () => {
+    const config = loadConf(`${PROM}request_headers = X-Scope-OrgID: tenant-a, Authorization: ${TOKEN}\n`);
+    expect(prometheus(config).requestHeaders).toEqual({ "x-scope-orgid": "tenant-a", authorization: TOKEN });
+  });
+
+  it("reads one header per continuation line, where a value may hold commas and colons", () => {
+    const config = loadConf(
+      `${PROM}request_headers =\n  X-Scope-OrgID: tenant-a|tenant-b\n  X-Tags: a, b\n  X-Url: http://x:1/\n`,
+    );
+    expect(prometheus(config).requestHeaders).toEqual({
+      "x-scope-orgid": "tenant-a|tenant-b",
+      "x-tags": "a, b",
+      "x-url": "http://x:1/",
+    });
+  });
+
+  it("reads the environment variable, with newlines between headers", () => {
+    const config = loadConf(PROM, { [ENV]: "X-Scope-OrgID: t1\r\nX-Tags: a,b\n" });
+    expect(prometheus(config).requestHeaders).toEqual({ "x-scope-orgid": "t1", "x-tags": "a,b" });
+  });
+
+  it("keeps a name such as __proto__ as a plain header", () => {
+    const headers = prometheus(loadConf(`${PROM}request_headers = __proto__: x\n`)).requestHeaders;
+    expect(Object.keys(headers ?? {})).toEqual(["__proto__"]);
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
+  });
+
+  it("takes a tenant path prefix in root_path (VictoriaMetrics cluster's vmselect)", () => {
+    for (const rootPath of ["select/0/prometheus", "/select/0/prometheus/", "select/1:2/prometheus"]) {
+      const config = loadConf(`${PROM}root_path = ${rootPath}\n`);
+      expect(prometheus(config).rootPath).toBe(`/${rootPath.replace(/^\/|\/$/g, "")}`);
+    }
+  });
+
+  it.each([
+    ["X-Scope-OrgID tenant-a", "header 1 is not written Name: value"],
+    ["X-Ok: 1, Bad Name: 2", "header 2: the name is not an HTTP token (RFC 9110)"],
+    [": tenant-q7", "header 1: the name is not an HTTP token (RFC 9110)"],
+    ["Host: other.example", "header 1: host is set by the client itself or concerns one connection only"],
+    [
+      "X-Ok: 1, Content-Length: 0",
+      "header 2: content-length is set by the client itself or concerns one connection only",
+    ],
+    [
+      "Content-Type: text/plain",
+      "header 1: content-type is set by the client itself or concerns one connection only",
+    ],
+    ["Connection: close", "header 1: connection is set by the client itself or concerns one connection only"],
+    [
+      "Transfer-Encoding: chunked",
+      "header 1: transfer-encoding is set by the client itself or concerns one connection only",
+    ],
+    [
+      "Keep-Alive: timeout=5",
+      "header 1: keep-alive is set by the client itself or concerns one connection only",
+    ],
+    ["Upgrade: h2c", "header 1: upgrade is set by the client itself or concerns one connection only"],
+    [
+      "X-Empty:",
+      "header 1: the value is empty or holds a character other than printable ASCII, space and tab",
+    ],
+    [
+      "X-Tenant: tenant-ä",
+      "header 1: the value is empty or holds a character other than printable ASCII, space and tab",
+    ],
+    ["X-Scope-OrgID: a, x-scope-orgid: b", "header 2: the same name is given twice"],
+  ])("refuses %j without echoing it", (value, problem) => {
+    const problems = problemsWith(`${PROM}request_headers = ${value}\n`);
+    expect(problems).toEqual([
+      `[prometheus_client] request_headers (value hidden): ${problem} [from ${CONF}:3]`,
+    ]);
+    const shown = problems.join("\n");
+    for (const part of value
+      .split(/[,:]/)
+      .map((p) => p.trim())
+      .filter((p) => p.length > 3)) {
+      if (
+        !/^(Host|Content-Length|Content-Type|Connection|Transfer-Encoding|Keep-Alive|Upgrade)$/.test(part)
+      ) {
+        expect(shown).not.toContain(part);
+      }
+    }
+  });
+
+  it("refuses an Authorization header beside username and password, hiding both", () => {
+    const problems = problemsWith(
+      `${PROM}username = reader\npassword = ${SECRET}\nrequest_headers = Authorization: ${TOKEN}\n`,
+    );
+    expect(problems).toEqual([
+      `[prometheus_client] request_headers (value hidden): header 1: authorization would replace the basic auth of username and password; set one or the other [from ${CONF}:5]`,
+    ]);
+    expect(problems.join("\n")).not.toContain("tenant-token");
+    expect(problems.join("\n")).not.toContain(SECRET);
+  });
+
+  it("names the environment variable a bad value came from", () => {
+    const problems = problemsWith(PROM, { [ENV]: "X-Scope-OrgID: a\nno colon here" });
+    expect(problems).toEqual([
+      `[prometheus_client] request_headers (value hidden): header 2 is not written Name: value [from environment ${ENV}]`,
+    ]);
+  });
+
+  it("loads the examples of docs/configuration.md's Multi-tenant stores", () => {
+    const doc = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+    const section = doc.slice(
+      doc.indexOf("## Multi-tenant stores"),
+      doc.indexOf("## Aetos through Keystone"),
+    );
+    const blocks = [...section.matchAll(/^( *)```ini\n([\s\S]*?)^\1```$/gm)].map(
+      ([, indent = "", text = ""]) => text.replace(new RegExp(`^${indent}`, "gm"), ""),
+    );
+    expect(blocks).toHaveLength(3);
+    const [mimir = "", lines = "", victoria = ""] = blocks;
+    expect(prometheus(loadConf(mimir)).requestHeaders).toEqual({
+      "x-scope-orgid": "tenant-a",
+      authorization: "Bearer gateway-token-1234",
+    });
+    expect(prometheus(loadConf(`${PROM}${lines}`)).requestHeaders).toEqual({
+      "x-scope-orgid": "tenant-a|tenant-b",
+      "x-extra": "a, b",
+    });
+    expect(prometheus(loadConf(victoria)).rootPath).toBe("/select/0/prometheus");
+  });
+
+  it("reports every bad header at once", () => {
+    const problems = problemsWith(`${PROM}request_headers = Host: h, X-A:, bad\n`);
+    expect(problems.map((p) => p.replace(/^.*\): /, "").replace(/ \[from .*$/, ""))).toEqual([
+      "header 1: host is set by the client itself or concerns one connection only",
+      "header 2: the value is empty or holds a character other than printable ASCII, space and tab",
+      "header 3 is not written Name: value",
+    ]);
+  });
+});

@@ -496,6 +496,56 @@ const CONFIG_CASES: readonly ConfigCase[] = [
     prints: ['[prometheus_client] root_path "prometheus?x=1": must be a URL path without query or fragment'],
   },
   {
+    why: "a request header without a colon",
+    options: { ...PROM, "prometheus_client.request_headers": "X-Scope-OrgID tenant-a" },
+    prints: ["[prometheus_client] request_headers (value hidden): header 1 is not written Name: value"],
+  },
+  {
+    why: "a request header name with a space",
+    options: { ...PROM, "prometheus_client.request_headers": "X-Scope-OrgID: t, Bad Name: x" },
+    prints: [
+      "[prometheus_client] request_headers (value hidden): header 2: the name is not an HTTP token (RFC 9110)",
+    ],
+  },
+  {
+    why: "a request header the client sets itself",
+    options: { ...PROM, "prometheus_client.request_headers": "Host: other.example" },
+    prints: [
+      "[prometheus_client] request_headers (value hidden): header 1: host is set by the client itself or concerns one connection only",
+    ],
+  },
+  {
+    why: "a hop-by-hop request header",
+    options: { ...PROM, "prometheus_client.request_headers": "Connection: close" },
+    prints: [
+      "[prometheus_client] request_headers (value hidden): header 1: connection is set by the client itself or concerns one connection only",
+    ],
+  },
+  {
+    why: "a request header with an empty value",
+    options: { ...PROM, "prometheus_client.request_headers": "X-Scope-OrgID:" },
+    prints: [
+      "[prometheus_client] request_headers (value hidden): header 1: the value is empty or holds a character other than printable ASCII, space and tab",
+    ],
+  },
+  {
+    why: "a request header given twice",
+    options: { ...PROM, "prometheus_client.request_headers": "X-Scope-OrgID: a, x-scope-orgid: b" },
+    prints: ["[prometheus_client] request_headers (value hidden): header 2: the same name is given twice"],
+  },
+  {
+    why: "an Authorization request header beside basic auth",
+    options: {
+      ...PROM,
+      "prometheus_client.username": "reader",
+      "prometheus_client.password": "not-a-real-password",
+      "prometheus_client.request_headers": "Authorization: Bearer not-a-real-token",
+    },
+    prints: [
+      "[prometheus_client] request_headers (value hidden): header 1: authorization would replace the basic auth of username and password; set one or the other",
+    ],
+  },
+  {
     why: "Aetos with nothing to authenticate with",
     options: { "watcher_datasources.datasources": "aetos" },
     prints: [

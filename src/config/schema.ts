@@ -214,7 +214,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     name: "root_path",
     type: "string",
     default: "",
-    help: "Path prefix Prometheus is served under (its --web.route-prefix), e.g. prometheus. (Not in Watcher.)",
+    help: "Path prefix Prometheus is served under (its --web.route-prefix), e.g. prometheus; also a multi-tenant store's tenant path, e.g. select/0/prometheus for VictoriaMetrics cluster's vmselect. (Not in Watcher.)",
+  },
+  {
+    section: "prometheus_client",
+    name: "request_headers",
+    type: "string",
+    secret: true,
+    help: "Headers sent on every request to Prometheus, as Name: value, e.g. X-Scope-OrgID: tenant-a for Mimir, Cortex or Thanos. Several are separated by commas (X-Scope-OrgID: tenant-a, X-Team: ops) or, when a value holds a comma, one per line (INI continuation lines, or newlines in the environment variable). A token may be given too (Authorization: Bearer …, unless username and password are set). Header names the client sets itself or that concern one connection only (Host, Content-Length, Content-Type, Accept, Connection, Transfer-Encoding, Expect, …) are refused. (Not in Watcher.)",
   },
   {
     section: "prometheus_client",

@@ -95,6 +95,11 @@ export interface PrometheusSourceConfig {
   readonly rootPath: string;
   readonly tls: TlsMaterial | undefined;
   readonly basicAuth: { readonly username: string; readonly password: string } | undefined;
+  /**
+   * `request_headers`: sent on every request to Prometheus, names in lower case (a tenant header
+   * such as x-scope-orgid, or a bearer token). Secret, like the password. Absent: none.
+   */
+  readonly requestHeaders?: Readonly<Record<string, string>> | undefined;
   readonly timeoutMs: number;
   readonly labels: MetricLabels;
 }

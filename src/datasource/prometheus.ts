@@ -47,6 +47,7 @@ export class PrometheusDatasource implements Datasource {
       timeoutMs: config.timeoutMs,
       observe: hooks.observe,
       postQueriesAbove: POST_ABOVE,
+      headers: config.requestHeaders,
       authorization: auth && `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`,
     });
   }

@@ -372,7 +372,7 @@ describe("HostDirectory.list", () => {
     expect((await hosts.list())[0]?.targets).toEqual([{ job: "", instance: "", health: "unknown" }]);
   });
 
-  it("serves the last load within the interval and reloads after it", async () => {
+  it("serves the last load at once, and after the interval reloads in the background for the next call", async () => {
     const clock = new Clock();
     const targets = new FakeTargets(
       [node("c1.example.com")],
@@ -384,7 +384,36 @@ describe("HostDirectory.list", () => {
     expect(await hosts.list()).toHaveLength(1);
     expect(targets.calls).toBe(1);
     clock.ms += 1;
+    // Stale: answered from the last load while one reload starts, whatever the number of callers.
+    const [first, second] = await Promise.all([hosts.list(), hosts.list()]);
+    expect([first.length, second.length]).toEqual([1, 1]);
+    expect(targets.calls).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(await hosts.list()).toHaveLength(2);
     expect(targets.calls).toBe(2);
+  });
+
+  it("keeps the last load when a background reload fails, says so, and tries again on the next call", async () => {
+    const clock = new Clock();
+    const targets = new FakeTargets([node("c1.example.com")], new Error("Prometheus down"), [
+      node("c1.example.com"),
+      node("c2.example.com"),
+    ]);
+    const failures: unknown[] = [];
+    const hosts = new HostDirectory({
+      label: "fqdn",
+      loadTargets: targets.load,
+      minRefreshIntervalMs: INTERVAL,
+      now: () => clock.ms,
+      onBackgroundFailure: (err) => failures.push(err),
+    });
+    await hosts.list();
+    clock.ms += INTERVAL;
+    expect(await hosts.list()).toHaveLength(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failures).toEqual([new Error("Prometheus down")]);
+    expect(await hosts.list()).toHaveLength(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await hosts.list()).toHaveLength(2);
   });
 });

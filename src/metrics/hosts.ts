@@ -19,6 +19,11 @@ export interface HostDirectoryOptions {
   readonly loadTargets: (options: CallOptions) => Promise<ActiveTarget[]>;
   /** Least time between two reloads caused by misses; Watcher reloads on every miss. */
   readonly minRefreshIntervalMs: number;
+  /**
+   * Told when a reload nobody waits for (list's, in the background) fails; the last load stays in
+   * use and the next call after the interval tries again.
+   */
+  readonly onBackgroundFailure?: ((err: unknown) => void) | undefined;
   readonly now?: () => number;
 }
 
@@ -92,11 +97,19 @@ export class HostDirectory {
     return { labelValue: found[0] ?? host };
   }
 
-  /** Every host, sorted by label value; reloads the targets when the last load is older than the interval. */
+  /**
+   * Every host, sorted by label value. Only the first call waits for the targets; later ones get
+   * the last load at once, and when it is older than the interval they start one reload in the
+   * background, which the calls after it see: the target list of a large fleet (10,000 targets
+   * are megabytes of JSON) is not re-read on a caller's time.
+   */
   async list(options: CallOptions = {}): Promise<readonly HostEntry[]> {
     const snapshot = this.#snapshot;
-    const fresh = snapshot && !this.#mayReload(snapshot) ? snapshot : await this.#reload(options);
-    return fresh.sorted;
+    if (snapshot === undefined) return (await this.#reload(options)).sorted;
+    if (this.#mayReload(snapshot) && !this.#loading.has("targets")) {
+      this.#reload({}).catch((err: unknown) => this.#options.onBackgroundFailure?.(err));
+    }
+    return snapshot.sorted;
   }
 
   #mayReload(snapshot: Snapshot): boolean {

@@ -179,6 +179,8 @@ export class MetricsService {
    * every project (see MetricValue.project_scope).
    */
   async projectScope(options: CallOptions = {}): Promise<string | undefined> {
+    // Prometheus has no projects: no need to ask through the decorators on every call.
+    if (this.#datasource.name === "prometheus") return undefined;
     return await this.#datasource.projectScope(options);
   }
 

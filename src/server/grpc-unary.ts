@@ -98,6 +98,11 @@ export interface GrpcUnaryOptions {
   readonly counter?: RpcCounter | undefined;
   /** Serves every stream the fast path does not. */
   readonly fallback: StreamHandler;
+  /**
+   * Give handlers the request headers and the connection's peer (caller authentication reads
+   * them); without it neither is built, which saves a few microseconds a call.
+   */
+  readonly callerContext?: boolean | undefined;
 }
 
 /**
@@ -207,9 +212,11 @@ function serveUnary(
       requestMethod: "POST",
       url: `/${route.rpc}`,
       requestSignal: controller.signal,
-      requestHeader: requestHeaderOf(headers),
       ...(deadlineAt !== undefined && { timeoutMs: deadlineAt - Date.now() }),
-      contextValues: peerContext(stream.session?.socket),
+      ...(options.callerContext && {
+        requestHeader: requestHeaderOf(headers),
+        contextValues: peerContext(stream.session?.socket),
+      }),
     });
     route.invoke(request, context).then(
       (response) => {
