@@ -2,24 +2,22 @@ import { isIPv4, isIPv6 } from "node:net";
 import { errorCodeOf } from "../errors.js";
 import { buildCatalogue } from "../metrics/catalogue-build.js";
 import { type IniSections, parseIni } from "./ini.js";
+import { readKeystone } from "./keystone-section.js";
 import { MAX_UNIX_PATH_BYTES, parseListenAddress, parseTcpAddress } from "./listen-address.js";
 import { isMetricEnvironmentName, readMetricSections } from "./metric-sections.js";
 import { OptionReader } from "./options.js";
+import { readRequestHeaders } from "./request-headers.js";
 import { environmentName, OPTIONS, SERVICE_SECTION } from "./schema.js";
 import type {
   AetosSourceConfig,
   CallerAuth,
   CatalogInterface,
   Config,
-  DomainRef,
-  KeystoneConfig,
-  KeystoneCredentials,
   ListenAddress,
   LogLevel,
   PrometheusSourceConfig,
   ServerConfig,
   ServerTls,
-  UserRef,
 } from "./types.js";
 
 /** Every problem found in the configuration; the process prints them all and exits non-zero. */
@@ -290,80 +288,9 @@ function readPrometheus(r: OptionReader): PrometheusSourceConfig {
     tls: useTls ? { ca, cert: clientCert?.cert, key: clientCert?.key, rejectUnauthorized: true } : undefined,
     basicAuth: username !== undefined && password !== undefined ? { username, password } : undefined,
     requestHeaders: readRequestHeaders(r, username !== undefined && password !== undefined),
-    timeoutMs: positiveSeconds(r, s, "timeout"),
+    timeoutMs: r.positiveSeconds(s, "timeout"),
     labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
   };
-}
-
-/** An HTTP field name: a token (RFC 9110 5.1, 5.6.2). */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A field value this service sends: printable ASCII, spaces and tabs (no obs-text, no CR or LF). */
-const HEADER_VALUE = /^[\t\x20-\x7e]+$/;
-/**
- * Headers the HTTP client sets itself (host, the body's length and type, accept: the answer is
- * read as JSON), and those that concern one connection only (RFC 9110 7.6.1), which a proxy
- * drops: none can be configured.
- */
-const RESERVED_HEADERS = new Set([
-  "host",
-  "content-length",
-  "content-type",
-  "accept",
-  "expect",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-]);
-
-/**
- * `[prometheus_client] request_headers`: `Name: value` entries separated by commas, or one per line
- * when the text spans lines (then a value may hold commas). The option is secret: problems name an
- * entry by its position, never by its text (a name is shown only when it is one of the reserved).
- * Names are kept in lower case; undefined when none is set.
- */
-function readRequestHeaders(r: OptionReader, basicAuth: boolean): Record<string, string> | undefined {
-  const s = "prometheus_client";
-  const text = r.string(s, "request_headers");
-  if (text === undefined) return undefined;
-  const entries = (/[\r\n]/.test(text) ? text.split(/\r?\n/) : text.split(","))
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== "");
-  const headers = new Map<string, string>();
-  entries.forEach((entry, index) => {
-    const n = index + 1;
-    const colon = entry.indexOf(":");
-    const name = entry.slice(0, Math.max(colon, 0)).trim().toLowerCase();
-    const value = entry.slice(colon + 1).trim();
-    if (colon < 0) r.reject(s, "request_headers", `header ${n} is not written Name: value`);
-    else if (!HEADER_NAME.test(name)) {
-      r.reject(s, "request_headers", `header ${n}: the name is not an HTTP token (RFC 9110)`);
-    } else if (RESERVED_HEADERS.has(name)) {
-      r.reject(
-        s,
-        "request_headers",
-        `header ${n}: ${name} is set by the client itself or concerns one connection only`,
-      );
-    } else if (name === "authorization" && basicAuth) {
-      r.reject(
-        s,
-        "request_headers",
-        `header ${n}: authorization would replace the basic auth of username and password; set one or the other`,
-      );
-    } else if (!HEADER_VALUE.test(value)) {
-      r.reject(
-        s,
-        "request_headers",
-        `header ${n}: the value is empty or holds a character other than printable ASCII, space and tab`,
-      );
-    } else if (headers.has(name)) {
-      r.reject(s, "request_headers", `header ${n}: the same name is given twice`);
-    } else headers.set(name, value);
-  });
-  return headers.size === 0 ? undefined : Object.fromEntries(headers);
 }
 
 function readAetos(r: OptionReader): AetosSourceConfig {
@@ -378,101 +305,6 @@ function readAetos(r: OptionReader): AetosSourceConfig {
     forwardCallerToken: r.boolean(s, "forward_caller_token"),
     labels: { fqdn: r.labelName(s, "fqdn_label"), instanceUuid: r.labelName(s, "instance_uuid_label") },
   };
-}
-
-/** The service's own Keystone user, `[watcher_clients_auth]`; `why` says what needs it. */
-function readKeystone(r: OptionReader, why: string): KeystoneConfig {
-  const a = "watcher_clients_auth";
-  const authUrl = r.required(a, "auth_url", why) ?? "";
-  if (authUrl !== "" && (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(authUrl) || !URL.canParse(authUrl))) {
-    r.reject(a, "auth_url", "must be an http or https URL");
-  }
-  const authType = r.isSet(a, "auth_type")
-    ? r.string(a, "auth_type")
-    : r.required(a, "auth_type", `${why} (password, v3password or v3applicationcredential)`);
-  const insecure = r.boolean(a, "insecure");
-  const clientCert = r.keyPair(a, "certfile", "keyfile");
-  return {
-    authUrl: authUrl.replace(/\/+$/, ""),
-    credentials: authType === "v3applicationcredential" ? readAppCredential(r) : readPassword(r),
-    tls: {
-      ca: r.file(a, "cafile"),
-      cert: clientCert?.cert,
-      key: clientCert?.key,
-      rejectUnauthorized: !insecure,
-    },
-    timeoutMs: positiveSeconds(r, a, "timeout"),
-  };
-}
-
-function readUser(r: OptionReader, why: string): UserRef | undefined {
-  const a = "watcher_clients_auth";
-  const id = r.string(a, "user_id");
-  if (id !== undefined) return { id };
-  const name = r.string(a, "username");
-  if (name === undefined) {
-    r.problems.push(`[${a}] user_id or username: required ${why}`);
-    return undefined;
-  }
-  const domain = readDomain(r, "user_domain_id", "user_domain_name");
-  if (!domain) {
-    r.problems.push(
-      `[${a}] user_domain_id or user_domain_name: required with username (names are unique only within a domain)`,
-    );
-    return undefined;
-  }
-  return { name, domain };
-}
-
-function readDomain(r: OptionReader, idOption: string, nameOption: string): DomainRef | undefined {
-  const id = r.string("watcher_clients_auth", idOption);
-  if (id !== undefined) return { id };
-  const name = r.string("watcher_clients_auth", nameOption);
-  return name === undefined ? undefined : { name };
-}
-
-function readPassword(r: OptionReader): KeystoneCredentials {
-  const a = "watcher_clients_auth";
-  const user = readUser(r, "for password authentication");
-  const password = r.required(a, "password", "for password authentication") ?? "";
-  const projectId = r.string(a, "project_id");
-  const projectName = r.string(a, "project_name");
-  const domain = readDomain(r, "project_domain_id", "project_domain_name");
-  let project: { id: string } | { name: string; domain: DomainRef } = { id: projectId ?? "" };
-  if (projectId === undefined && projectName !== undefined && domain) {
-    project = { name: projectName, domain };
-  } else if (projectId === undefined && projectName !== undefined) {
-    r.problems.push(`[${a}] project_domain_id or project_domain_name: required with project_name`);
-  } else if (projectId === undefined) {
-    r.problems.push(
-      `[${a}] project_id or project_name: required, a token needs a project scope to carry a catalog`,
-    );
-  }
-  return { method: "password", user: user ?? { id: "" }, password, project };
-}
-
-function readAppCredential(r: OptionReader): KeystoneCredentials {
-  const a = "watcher_clients_auth";
-  const secret = r.required(a, "application_credential_secret", "for v3applicationcredential") ?? "";
-  const id = r.string(a, "application_credential_id");
-  if (id !== undefined) return { method: "application_credential", secret, credential: { id } };
-  const name = r.string(a, "application_credential_name");
-  if (name === undefined) {
-    r.problems.push(
-      `[${a}] application_credential_id or application_credential_name: required for v3applicationcredential`,
-    );
-    return { method: "application_credential", secret, credential: { id: "" } };
-  }
-  const user = readUser(r, "with application_credential_name") ?? { id: "" };
-  return { method: "application_credential", secret, credential: { name, user } };
-}
-
-function positiveSeconds(r: OptionReader, section: string, name: string): number {
-  const before = r.problems.length;
-  const seconds = r.number(section, name, 0);
-  if (seconds === 0 && r.problems.length === before)
-    r.problems.push(`[${section}] ${name}: must be more than 0`);
-  return Math.round(seconds * 1000);
 }
 
 function deepFreeze<T>(value: T): T {

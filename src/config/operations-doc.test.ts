@@ -743,6 +743,8 @@ describe("docs/operations.md: configuration errors", () => {
     const reporting = new Set(["push", "fail", "reject", "required", "problem", "text", "SyntaxError"]);
     const sites = [
       "src/config/load.ts",
+      "src/config/keystone-section.ts",
+      "src/config/request-headers.ts",
       "src/config/options.ts",
       "src/config/metric-sections.ts",
       "src/config/ini.ts",

@@ -91,6 +91,15 @@ export class OptionReader {
     return value;
   }
 
+  /** Seconds, more than 0, as milliseconds. */
+  positiveSeconds(section: string, name: string): number {
+    const before = this.problems.length;
+    const seconds = this.number(section, name, 0);
+    if (seconds === 0 && this.problems.length === before)
+      this.problems.push(`[${section}] ${name}: must be more than 0`);
+    return Math.round(seconds * 1000);
+  }
+
   boolean(section: string, name: string): boolean {
     const option = spec(section, name);
     const raw = this.#raw(option);
