@@ -202,7 +202,10 @@ describe("Go grpc-go client (examples/go) with generated stubs", () => {
       ["invalid_argument", errorKeys],
     ] as const) {
       expect(go.get(name), name).toBeDefined();
-      expect(pick(go.get(name), [...keys]), name).toEqual(pick(py.get(name), [...keys]));
+      const expected = pick(py.get(name), [...keys]);
+      // The two clients ask at different moments: rate()'s extrapolation moves the last bits.
+      if (typeof expected.value === "number") expected.value = expect.closeTo(expected.value, 9);
+      expect(pick(go.get(name), [...keys]), name).toEqual(expected);
     }
   });
 });
