@@ -1,16 +1,13 @@
-import { describeCredentials, KeystoneClient } from "./clients/keystone.js";
+import { KeystoneClient, namingCredentials } from "./clients/keystone.js";
 import { TokenSource } from "./clients/token-source.js";
 import { KeystoneTokenValidator } from "./clients/token-validator.js";
 import type { UpstreamObserver } from "./clients/upstream-observer.js";
 import type { CallerAuth } from "./config/types.js";
-import { isMetricsAccessError, MetricsAccessError } from "./errors.js";
+import { PRIVILEGED_ROLES } from "./datasource/aetos.js";
 import type { Logger } from "./log.js";
 import type { CallerAuthenticator } from "./server/caller-auth.js";
 import { certificateAuthenticator } from "./server/certificate-auth.js";
 import { tokenAuthenticator } from "./server/token-auth.js";
-
-/** Roles that read every project through Aetos (its default policy) and so through the service. */
-const PRIVILEGED_ROLES: ReadonlySet<string> = new Set(["admin", "service"]);
 
 export interface CallerAuthSetup {
   /** Undefined with caller_auth = none: calls are not authenticated. */
@@ -49,14 +46,7 @@ export async function setUpCallerAuth(
     await tokens.token();
   } catch (err) {
     await keystone.close();
-    if (isMetricsAccessError(err) && err.reason === "KEYSTONE_REFUSED") {
-      throw new MetricsAccessError(
-        err.code,
-        `${err.message} for ${describeCredentials(auth.keystone.credentials)}`,
-        { reason: err.reason, cause: err },
-      );
-    }
-    throw err;
+    throw namingCredentials(err, auth.keystone.credentials);
   }
   const unprivileged = auth.roles.filter((role) => !PRIVILEGED_ROLES.has(role));
   if (!forwardCallerToken && unprivileged.length > 0) {

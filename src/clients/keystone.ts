@@ -1,5 +1,5 @@
 import type { DomainRef, KeystoneConfig, KeystoneCredentials, UserRef } from "../config/types.js";
-import { MetricsAccessError } from "../errors.js";
+import { isMetricsAccessError, MetricsAccessError } from "../errors.js";
 import type { CatalogService } from "./catalog.js";
 import { HttpOrigin } from "./http-origin.js";
 import { transportError } from "./upstream-errors.js";
@@ -194,7 +194,8 @@ function domain(ref: DomainRef): Record<string, string> {
   return "id" in ref ? { id: ref.id } : { name: ref.name };
 }
 
-function parseToken(value: string | undefined, text: string): KeystoneToken | undefined {
+/** What both an issued and a validated token carry: the body's token, its expiry, roles and project. */
+function tokenFields(text: string) {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -203,34 +204,36 @@ function parseToken(value: string | undefined, text: string): KeystoneToken | un
   }
   const token = (body as { token?: Record<string, unknown> } | undefined)?.token;
   const expiresAt = Date.parse(String(token?.expires_at ?? ""));
-  if (!value || !token || Number.isNaN(expiresAt)) return undefined;
-  const roles = Array.isArray(token.roles) ? token.roles.flatMap((r: unknown) => nameOf(r)) : [];
+  if (!token || Number.isNaN(expiresAt)) return undefined;
+  const project = token.project as { id?: unknown } | undefined;
+  return {
+    token,
+    expiresAt,
+    roles: Array.isArray(token.roles) ? token.roles.flatMap((r: unknown) => nameOf(r)) : [],
+    projectId: typeof project?.id === "string" ? project.id : undefined,
+  };
+}
+
+function parseToken(value: string | undefined, text: string): KeystoneToken | undefined {
+  const fields = tokenFields(text);
+  if (!value || !fields) return undefined;
+  const { token, expiresAt, roles, projectId } = fields;
   const catalog = Array.isArray(token.catalog)
     ? token.catalog.flatMap((entry: unknown) => catalogService(entry))
     : [];
-  const project = token.project as { id?: unknown } | undefined;
-  const projectId = typeof project?.id === "string" ? project.id : undefined;
   return { value, expiresAt, catalog, roles, projectId };
 }
 
 function parseValidation(text: string): ValidatedToken | undefined {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const token = (body as { token?: Record<string, unknown> } | undefined)?.token;
-  const expiresAt = Date.parse(String(token?.expires_at ?? ""));
-  const user = token?.user as { id?: unknown; name?: unknown } | undefined;
-  if (!token || Number.isNaN(expiresAt) || typeof user?.id !== "string") return undefined;
-  const project = token.project as { id?: unknown } | undefined;
+  const fields = tokenFields(text);
+  const user = fields?.token.user as { id?: unknown; name?: unknown } | undefined;
+  if (!fields || typeof user?.id !== "string") return undefined;
   return {
-    expiresAt,
-    roles: Array.isArray(token.roles) ? token.roles.flatMap((r: unknown) => nameOf(r)) : [],
+    expiresAt: fields.expiresAt,
+    roles: fields.roles,
     userId: user.id,
     userName: typeof user.name === "string" ? user.name : undefined,
-    projectId: typeof project?.id === "string" ? project.id : undefined,
+    projectId: fields.projectId,
   };
 }
 
@@ -263,6 +266,18 @@ function catalogService(entry: unknown): CatalogService[] {
   return [
     { type: service.type, name: typeof service.name === "string" ? service.name : undefined, endpoints },
   ];
+}
+
+/**
+ * At start-up, a refusal of the service's own credentials names them (user, domain, project, or
+ * the application credential; never the secret), so that the operator sees which were sent.
+ */
+export function namingCredentials(err: unknown, credentials: KeystoneCredentials): unknown {
+  if (!isMetricsAccessError(err) || err.reason !== "KEYSTONE_REFUSED") return err;
+  return new MetricsAccessError(err.code, `${err.message} for ${describeCredentials(credentials)}`, {
+    reason: err.reason,
+    cause: err,
+  });
 }
 
 /**

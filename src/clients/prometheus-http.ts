@@ -204,6 +204,11 @@ export class PrometheusHttpClient {
   }
 }
 
+/** The Authorization header of basic auth ([prometheus_client] username and password). */
+export function basicAuthorization(auth: { readonly username: string; readonly password: string }): string {
+  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -1,5 +1,10 @@
 import { describeCatalog, selectEndpoint, splitEndpointUrl } from "../clients/catalog.js";
-import { describeCredentials, KeystoneClient, type KeystoneToken } from "../clients/keystone.js";
+import {
+  describeCredentials,
+  KeystoneClient,
+  type KeystoneToken,
+  namingCredentials,
+} from "../clients/keystone.js";
 import { PrometheusHttpClient, type RequestOptions, urlEncodedLength } from "../clients/prometheus-http.js";
 import { TokenSource } from "../clients/token-source.js";
 import type { AetosSourceConfig, MetricLabels } from "../config/types.js";
@@ -16,7 +21,7 @@ import type {
 import { queryTimeoutSeconds } from "./prometheus.js";
 
 /** Roles Aetos's default policy lets see every project's series (telemetry:*:all_projects). */
-const PRIVILEGED_ROLES: ReadonlySet<string> = new Set(["admin", "service"]);
+export const PRIVILEGED_ROLES: ReadonlySet<string> = new Set(["admin", "service"]);
 
 export const AETOS_SERVICE_TYPE = "metric-storage";
 
@@ -100,7 +105,7 @@ export class AetosDatasource implements Datasource {
     );
     try {
       const token = await tokens.token().catch((err: unknown) => {
-        throw whoseCredentials(err, config);
+        throw namingCredentials(err, config.keystone.credentials);
       });
       checkRoles(config, token, logger);
       const filter = {
@@ -247,21 +252,5 @@ function checkRoles(config: AetosSourceConfig, token: KeystoneToken, logger: Log
   logger.warn(
     { roles: token.roles, identity: credentials },
     `keystone token has neither the admin nor the service role (roles: ${roles}): Aetos confines every query to the token's project, so instances of other projects answer with no value, and refuses the targets, so ListHosts and host metrics fail (UNAVAILABLE, UPSTREAM_FORBIDDEN); set [aetos_client] require_privileged_role = true to refuse to start instead`,
-  );
-}
-
-/**
- * At start-up, a refusal of the service's own credentials names them (user, domain, project, or
- * the application credential; never the secret), so that the operator sees which were sent.
- */
-function whoseCredentials(err: unknown, config: AetosSourceConfig): unknown {
-  if (!isMetricsAccessError(err) || err.reason !== "KEYSTONE_REFUSED") return err;
-  return new MetricsAccessError(
-    err.code,
-    `${err.message} for ${describeCredentials(config.keystone.credentials)}`,
-    {
-      reason: err.reason,
-      cause: err,
-    },
   );
 }

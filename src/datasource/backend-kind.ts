@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { HttpOrigin } from "../clients/http-origin.js";
+import { basicAuthorization } from "../clients/prometheus-http.js";
 import type { AetosSourceConfig, PrometheusSourceConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
 
@@ -82,10 +83,7 @@ export async function identifyBackend(
     accept: "application/json",
     "user-agent": "metrics-access",
   };
-  const auth = config.basicAuth;
-  if (auth) {
-    headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-  }
+  if (config.basicAuth) headers.authorization = basicAuthorization(config.basicAuth);
   try {
     const answer = await http.request({
       method: "GET",

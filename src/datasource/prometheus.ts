@@ -1,4 +1,4 @@
-import { PrometheusHttpClient, urlEncodedLength } from "../clients/prometheus-http.js";
+import { basicAuthorization, PrometheusHttpClient, urlEncodedLength } from "../clients/prometheus-http.js";
 import type { MetricLabels, PrometheusSourceConfig } from "../config/types.js";
 import type {
   ActiveTarget,
@@ -48,7 +48,7 @@ export class PrometheusDatasource implements Datasource {
       observe: hooks.observe,
       postQueriesAbove: POST_ABOVE,
       headers: config.requestHeaders,
-      authorization: auth && `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`,
+      authorization: auth && basicAuthorization(auth),
     });
   }
 
