@@ -142,7 +142,6 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     calls,
     counter: selfMetrics,
     fallback: connect.stream,
-    callerContext: callerAuth.authenticator !== undefined,
   });
   const transport = await listen({
     listen: config.server.listen,

@@ -9,7 +9,7 @@ import {
   type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "../log.js";
 import { toConnectError } from "./error-status.js";
 import { frameMessage, UnaryMessageReader } from "./grpc-frame.js";
@@ -17,8 +17,8 @@ import { grpcStatusHeaders } from "./grpc-status.js";
 import { MAX_TIMER_MS, parseGrpcTimeout } from "./grpc-timeout.js";
 import type { InFlightCalls } from "./in-flight.js";
 import { REQUEST_ID_HEADER, requestIdFor, startCallLog } from "./interceptors.js";
-import { peerContext } from "./peer.js";
 import type { RpcCounter } from "./self-metrics.js";
+import { UnaryCallContext } from "./unary-context.js";
 
 /** What node:http2 hands a "stream" listener. */
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
@@ -98,11 +98,6 @@ export interface GrpcUnaryOptions {
   readonly counter?: RpcCounter | undefined;
   /** Serves every stream the fast path does not. */
   readonly fallback: StreamHandler;
-  /**
-   * Give handlers the request headers and the connection's peer (caller authentication reads
-   * them); without it neither is built, which saves a few microseconds a call.
-   */
-  readonly callerContext?: boolean | undefined;
 }
 
 /**
@@ -133,6 +128,12 @@ function serveUnary(
   const reader = new UnaryMessageReader(options.readMaxBytes);
   let deadline: NodeJS.Timeout | undefined;
   let settled = false;
+  /** The call's access-log line and counters, set when it is answered and written once. */
+  let pendingLog: (() => void) | undefined;
+  const writeLog = () => {
+    pendingLog?.();
+    pendingLog = undefined;
+  };
 
   /** Answers once: whatever comes later (a late answer, an abort) is dropped. */
   const settle = (outcome: { ok: Buffer } | { err: unknown }): void => {
@@ -141,25 +142,31 @@ function serveUnary(
     clearTimeout(deadline);
     options.calls.end(controller);
     if ("ok" in outcome) {
-      log.ok();
       respond(stream, { "content-type": contentType, [REQUEST_ID_HEADER]: requestId }, outcome.ok);
-      return;
+      pendingLog = () => log.ok();
+    } else {
+      const status = toConnectError(outcome.err, controller.signal);
+      respond(stream, {
+        "content-type": contentType,
+        ...grpcStatusHeaders(status),
+        [REQUEST_ID_HEADER]: requestId,
+      });
+      pendingLog = () => log.failed(status, outcome.err);
+      // The caller may still be sending (a deadline or a refusal mid-upload): read and drop the rest.
+      stream.resume();
     }
-    const status = toConnectError(outcome.err, controller.signal);
-    log.failed(status, outcome.err);
-    respond(stream, {
-      "content-type": contentType,
-      ...grpcStatusHeaders(status),
-      [REQUEST_ID_HEADER]: requestId,
-    });
-    // The caller may still be sending (a deadline or a refusal mid-upload): read and drop the rest.
-    stream.resume();
+    if (stream.destroyed) writeLog();
   };
 
   // Errors of the stream show up as "close"; without a listener they would crash the process.
   stream.on("error", () => {});
+  // The access log and the RPC counters are written when the stream has closed, that is once the
+  // trailers are out: node:http2 sends them from an immediate of their own (sendTrailers), after
+  // the answer's HEADERS and DATA, and the caller's call ends only with them. Written at `settle`,
+  // they delayed the trailers by their cost (about 60 µs a call, docs/performance.md).
   stream.once("close", () => {
     if (!settled) controller.abort(new ConnectError("call cancelled", Code.Canceled));
+    else writeLog();
   });
   // A call that arrives after the grace period has ended starts aborted.
   if (controller.signal.aborted) {
@@ -205,18 +212,13 @@ function serveUnary(
       settle({ err });
       return;
     }
-    const context = createHandlerContext({
-      service: route.method.parent,
+    const context = new UnaryCallContext({
       method: route.method,
-      protocolName: "grpc",
-      requestMethod: "POST",
       url: `/${route.rpc}`,
-      requestSignal: controller.signal,
-      ...(deadlineAt !== undefined && { timeoutMs: deadlineAt - Date.now() }),
-      ...(options.callerContext && {
-        requestHeader: requestHeaderOf(headers),
-        contextValues: peerContext(stream.session?.socket),
-      }),
+      signal: controller.signal,
+      deadlineAt,
+      headers,
+      socket: stream.session?.socket,
     });
     route.invoke(request, context).then(
       (response) => {
@@ -234,16 +236,6 @@ function serveUnary(
       (err: unknown) => settle({ err }),
     );
   });
-}
-
-/** The request's headers as connect's context gives them to handlers, pseudo-headers left out. */
-function requestHeaderOf(headers: IncomingHttpHeaders): [string, string][] {
-  const out: [string, string][] = [];
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.startsWith(":") || value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) out.push([key, item]);
-  }
-  return out;
 }
 
 /**
