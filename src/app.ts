@@ -26,6 +26,7 @@ import { Readiness } from "./server/readiness.js";
 import { registerReflection } from "./server/reflection.js";
 import { SelfMetrics } from "./server/self-metrics.js";
 import { listen } from "./server/transport.js";
+import { encodeUtf8WithBuffer } from "./server/utf8.js";
 
 export interface RunningApp {
   readonly port: number;
@@ -67,6 +68,7 @@ export function metricsServiceOver(datasource: Datasource, config: Config, logge
  * and beside it the admin port (health, readiness, self-metrics).
  */
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
+  encodeUtf8WithBuffer();
   const selfMetrics = new SelfMetrics();
   const forwardCallerToken = config.datasource.kind === "aetos" && config.datasource.forwardCallerToken;
   const callerAuth = await setUpCallerAuth(

@@ -26,6 +26,14 @@ export function grpcType(methodKind: string): GrpcType {
   }
 }
 
+type RpcLabelSet = Record<"grpc_service" | "grpc_method" | "grpc_type", string>;
+
+/** A method's labels, and the same with each gRPC code it has ended with. */
+interface RpcLabels {
+  readonly rpc: RpcLabelSet;
+  readonly byCode: Map<string, RpcLabelSet & { grpc_code: string }>;
+}
+
 const RPC_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface SelfMetricsOptions {
@@ -48,6 +56,7 @@ export class SelfMetrics implements RpcCounter {
   readonly #upstream: Histogram<"backend" | "outcome">;
   readonly #authentications: Counter<"outcome">;
   readonly #renewals: Counter<"outcome">;
+  readonly #rpcLabels = new Map<string, RpcLabels>();
   #sharedQueries: () => SharedQueryCounts | undefined = () => undefined;
   #upstreamLimit: () => UpstreamLimitCounts | undefined = () => undefined;
 
@@ -141,14 +150,33 @@ export class SelfMetrics implements RpcCounter {
   }
 
   start(rpc: string, type: GrpcType): (code: string) => void {
-    const slash = rpc.lastIndexOf("/");
-    const labels = { grpc_service: rpc.slice(0, slash), grpc_method: rpc.slice(slash + 1), grpc_type: type };
-    this.#started.inc(labels);
-    const stopTimer = this.#handling.startTimer(labels);
+    const labels = this.#labelsOf(rpc, type);
+    this.#started.inc(labels.rpc);
+    const started = performance.now();
     return (code) => {
-      stopTimer();
-      this.#handled.inc({ ...labels, grpc_code: code });
+      this.#handling.observe(labels.rpc, (performance.now() - started) / 1000);
+      let handled = labels.byCode.get(code);
+      if (handled === undefined) {
+        handled = { ...labels.rpc, grpc_code: code };
+        labels.byCode.set(code, handled);
+      }
+      this.#handled.inc(handled);
     };
+  }
+
+  /** The label sets of one method, made once: a call then allocates none. */
+  #labelsOf(rpc: string, type: GrpcType): RpcLabels {
+    const key = `${type} ${rpc}`;
+    let labels = this.#rpcLabels.get(key);
+    if (labels === undefined) {
+      const slash = rpc.lastIndexOf("/");
+      labels = {
+        rpc: { grpc_service: rpc.slice(0, slash), grpc_method: rpc.slice(slash + 1), grpc_type: type },
+        byCode: new Map(),
+      };
+      this.#rpcLabels.set(key, labels);
+    }
+    return labels;
   }
 
   /** An UpstreamObserver. */
