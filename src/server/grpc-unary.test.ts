@@ -5,6 +5,7 @@ import {
   createServer,
   type Http2Server,
   type IncomingHttpHeaders,
+  type ServerHttp2Stream,
 } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
@@ -82,6 +83,9 @@ let server: Http2Server | undefined;
 let session: ClientHttp2Session | undefined;
 const lines: Record<string, unknown>[] = [];
 const fellBack: string[] = [];
+/** The server side of each call, and whether it had closed (trailers sent) when its log line came. */
+const serverStreams: ServerHttp2Stream[] = [];
+const closedAtLog: boolean[] = [];
 
 afterEach(async () => {
   session?.destroy();
@@ -90,16 +94,20 @@ afterEach(async () => {
   signals.length = 0;
   lines.length = 0;
   fellBack.length = 0;
+  serverStreams.length = 0;
+  closedAtLog.length = 0;
 });
 
 async function start(limits = { readMaxBytes: 1024, writeMaxBytes: 1024 }): Promise<ClientHttp2Session> {
   const sink = new Writable({
     write(chunk: Buffer, _e, callback) {
       lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      closedAtLog.push(serverStreams.at(-1)?.closed === true);
       callback();
     },
   });
   const serving = createServer();
+  serving.on("stream", (stream: ServerHttp2Stream) => serverStreams.push(stream));
   serving.on(
     "stream",
     grpcUnaryFastPath({
@@ -170,6 +178,14 @@ describe("the fast path on node:http2", () => {
         msg: "call",
       }),
     ]);
+  });
+
+  it("writes the access-log line once the answer, trailers included, has gone", async () => {
+    const client = await start();
+    await call(client, [check("")]);
+    await call(client, [check("missing")]);
+    expect(lines.map((l) => l.code)).toEqual(["ok", "not_found"]);
+    expect(closedAtLog).toEqual([true, true]);
   });
 
   it("answers errors trailers-only, logged as refused", async () => {
