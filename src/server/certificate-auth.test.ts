@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isMetricsAccessError } from "../errors.js";
+import { refusal } from "../../test/support/refusal.js";
 import { certificateAuthenticator } from "./certificate-auth.js";
 import type { Peer } from "./peer.js";
 
@@ -15,15 +15,6 @@ const ENGINE: Peer["certificate"] = {
   authorizationError: undefined,
   subjects: ["CN=engine", "URI:spiffe://example.org/ns/watcher/sa/engine"],
 };
-
-async function refusal(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isMetricsAccessError(err)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return err;
-}
 
 describe("certificateAuthenticator", () => {
   it("admits any certificate the CA signed when no subjects are listed", async () => {

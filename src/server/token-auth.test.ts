@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isMetricsAccessError } from "../errors.js";
+import { refusal } from "../../test/support/refusal.js";
 import { type TokenIdentity, type TokenValidator, tokenAuthenticator } from "./token-auth.js";
 
 const NOW = 1_800_000_000_000;
@@ -25,15 +25,6 @@ function keystone(answers: Record<string, TokenIdentity | undefined>) {
 
 function headers(token?: string): Headers {
   return new Headers(token === undefined ? {} : { "x-auth-token": token });
-}
-
-async function refusal(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isMetricsAccessError(err)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return err;
 }
 
 describe("tokenAuthenticator", () => {
