@@ -3,6 +3,7 @@ import { describeCredentials } from "../clients/keystone.js";
 import { ConfigError, loadConfig } from "../config/load.js";
 import type { AetosSourceConfig, Config, PrometheusSourceConfig } from "../config/types.js";
 import { AETOS_SERVICE_TYPE, AetosDatasource } from "../datasource/aetos.js";
+import { describeBackend, identifyBackend } from "../datasource/backend-kind.js";
 import type { Datasource } from "../datasource/datasource.js";
 import { PrometheusDatasource } from "../datasource/prometheus.js";
 import { UpstreamLimit } from "../datasource/upstream-limit.js";
@@ -146,18 +147,33 @@ async function connect(source: PrometheusSourceConfig | AetosSourceConfig): Prom
   }
 }
 
-/** The readiness probe the server runs: Prometheus's build info, or a query through Aetos with the token. */
+/**
+ * The readiness probe the server runs: Prometheus's build info, or a query through Aetos with the
+ * token. A direct upstream is also told apart from VictoriaMetrics and other servers, as the
+ * server's start-up log does (docs/backends.md).
+ */
 async function probeUpstream(datasource: Datasource, source: Config["datasource"]): Promise<CheckResult> {
-  const check = source.kind === "aetos" ? "aetos" : "prometheus";
+  if (source.kind === "aetos") {
+    try {
+      await datasource.probe({});
+      return ok("aetos", "answered a query with the token");
+    } catch (err) {
+      return failed("aetos", safeMessage(err));
+    }
+  }
   try {
     await datasource.probe({});
-    return ok(
-      check,
-      source.kind === "aetos" ? "answered a query with the token" : "answered GET /api/v1/status/buildinfo",
-    );
   } catch (err) {
-    return failed(check, safeMessage(err));
+    return failed("prometheus", safeMessage(err));
   }
+  const answered = "answered GET /api/v1/status/buildinfo";
+  // The probe succeeded: a build information that cannot be classified leaves the row as it is.
+  const identity = await identifyBackend(source).catch(() => undefined);
+  if (identity === undefined) return ok("prometheus", answered);
+  return ok("prometheus", `${answered}: ${describeBackend(identity)}`, {
+    backend: identity.kind,
+    ...(identity.version !== undefined && { version: identity.version }),
+  });
 }
 
 /** The configured secrets, blanked out of the report should any message ever quote one. */

@@ -63,6 +63,18 @@ function buildInfoData(text: string): Record<string, unknown> | undefined {
   }
 }
 
+/** What an operator reads about the upstream (check-config's report). */
+export function describeBackend(identity: BackendIdentity): string {
+  switch (identity.kind) {
+    case "prometheus":
+      return identity.version === undefined ? "Prometheus" : `Prometheus ${identity.version}`;
+    case "victoriametrics":
+      return "VictoriaMetrics: its MetricsQL answers some metrics differently from Prometheus (docs/backends.md)";
+    default:
+      return "not Prometheus, nor a server metrics-access recognises: some metrics can differ from Watcher's (docs/backends.md)";
+  }
+}
+
 /** One `GET /api/v1/status/buildinfo` with the section's TLS and basic auth; rejects on no answer. */
 export async function identifyBackend(
   config: PrometheusSourceConfig,

@@ -141,6 +141,12 @@ describe("check-config, direct Prometheus", () => {
     expect(row(report, "configuration").detail).toContain(stack.prometheus.url.replace(/\/$/, ""));
   });
 
+  it("tells Prometheus by its build information, with its version", () => {
+    const prometheus = row(report, "prometheus");
+    expect(prometheus.detail).toMatch(/^answered GET \/api\/v1\/status\/buildinfo: Prometheus 2\.42\./);
+    expect(prometheus.data).toEqual({ backend: "prometheus", version: expect.stringMatching(/^2\.42\./) });
+  });
+
   it("lists exactly the hosts ListHosts answers", async () => {
     const listed = await service.client.listHosts({ pageSize: 1000 });
     expect(row(report, "hosts").data?.hosts).toEqual(listed.hosts.map((h) => h.labelValue));
@@ -211,7 +217,7 @@ describe("check-config, the table", () => {
       }
       expect(textRow(result.stdout, "prometheus")).toEqual({
         status: "ok",
-        detail: "answered GET /api/v1/status/buildinfo",
+        detail: expect.stringMatching(/^answered GET \/api\/v1\/status\/buildinfo: Prometheus 2\.42\./),
       });
       expect(textRow(result.stdout, "metric host_cpu_usage")?.status).toBe("ok");
       expect(lines.at(-1)).toMatch(/^\d+ checks: \d+ ok, 0 failed, \d+ skipped$/);

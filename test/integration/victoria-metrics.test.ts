@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { type Timestamp, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { checkConfig } from "../../src/cli/check-config.js";
 import {
   Aggregate,
   Availability,
@@ -31,6 +32,7 @@ import {
   TargetHealth,
 } from "../../src/gen/metricsaccess/v1/metrics_pb.js";
 import { callError, type Options, startTestApp, type TestApp } from "../support/app.js";
+import { asEnvironment } from "../support/environment.js";
 import { fleetWindow, ODD_HOST, SAMPLE_FLEET } from "../support/fleet.js";
 import { expectedOverTime, expectedValue, nominalValue } from "../support/fleet-expected.js";
 import type { PromAggregate } from "../support/fleet-promql.js";
@@ -270,6 +272,28 @@ describe("VictoriaMetrics as the service's upstream", () => {
       version: expect.stringMatching(/^2\.42\./),
     });
     expect(viaPrometheus.logs.some((l) => l.msg === VICTORIA_WARNING)).toBe(false);
+  });
+
+  it("is named in check-config's report, which still passes", async () => {
+    const report = await checkConfig(
+      { configFiles: [], host: undefined, instance: undefined },
+      {
+        env: asEnvironment(victoriaOptions()),
+        readFile: () => {
+          throw new Error("no configuration file is read");
+        },
+        stdout: () => {},
+        stderr: () => {},
+      },
+    );
+    expect(report.exitCode).toBe(0);
+    expect(report.checks.find((c) => c.check === "prometheus")).toEqual({
+      check: "prometheus",
+      status: "ok",
+      detail:
+        "answered GET /api/v1/status/buildinfo: VictoriaMetrics: its MetricsQL answers some metrics differently from Prometheus (docs/backends.md)",
+      data: { backend: "victoriametrics" },
+    });
   });
 
   it("lists the same hosts and targets as Prometheus, from its own scraper", async () => {
