@@ -10,7 +10,13 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { MetricsService } from "../src/gen/metricsaccess/v1/metrics_pb.js";
 import { asEnvironment } from "../test/support/environment.js";
-import { type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "../test/support/processes.js";
+import {
+  type RunningProcess,
+  spawnLogged,
+  waitUntil,
+  waitUntilOrStop,
+  withPortRetry,
+} from "../test/support/processes.js";
 
 /** Options as `section.option` → value, e.g. { "prometheus_client.host": "127.0.0.1" }. */
 export type ServiceOptions = Readonly<Record<string, string>>;
@@ -115,19 +121,14 @@ export async function startFloorServer(
       ],
       logDir,
     });
-    try {
-      await waitUntil(
-        "the fixed-answer gRPC server",
-        async () => (await readFile(proc.logFile, "utf8")).includes("listening"),
-        {
-          timeoutMs: 30_000,
-          process: proc,
-        },
-      );
-    } catch (err) {
-      await proc.stop();
-      throw err;
-    }
+    await waitUntilOrStop(
+      "the fixed-answer gRPC server",
+      async () => (await readFile(proc.logFile, "utf8")).includes("listening"),
+      {
+        timeoutMs: 30_000,
+        process: proc,
+      },
+    );
     return { target: `127.0.0.1:${port}`, stop: () => proc.stop() };
   });
 }

@@ -2,8 +2,8 @@ import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { request as http1Request } from "node:http";
-import { connect as http2Connect } from "node:http2";
+import { request as http1Request, type IncomingMessage } from "node:http";
+import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -83,7 +83,16 @@ function serverTls(withClientCa = false): ServerTls {
 }
 
 function getH2(port: number, createConnection?: () => Duplex): Promise<string> {
-  const session = http2Connect(`http://127.0.0.1:${port}`, createConnection ? { createConnection } : {});
+  return getOnce(http2Connect(`http://127.0.0.1:${port}`, createConnection ? { createConnection } : {}));
+}
+
+/** GET / on a new `session`, which is closed after. */
+function getOnce(session: ClientHttp2Session): Promise<string> {
+  return getOn(session).finally(() => session.close());
+}
+
+/** GET / on `session`, the body as text. */
+function getOn(session: ClientHttp2Session): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const stream = session.request({ ":path": "/" });
     let text = "";
@@ -92,20 +101,28 @@ function getH2(port: number, createConnection?: () => Duplex): Promise<string> {
     });
     stream.on("end", () => resolve(text));
     stream.on("error", reject);
-  }).finally(() => session.close());
+  });
 }
 
 function getH1(port: number, socketPath?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    http1Request(socketPath ? { socketPath, path: "/" } : { host: "127.0.0.1", port, path: "/" }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
-        body += c.toString();
-      });
-      res.on("end", () => resolve(body));
-    })
+    http1Request(socketPath ? { socketPath, path: "/" } : { host: "127.0.0.1", port, path: "/" }, (res) =>
+      bodyOf(res).then(resolve, reject),
+    )
       .on("error", reject)
       .end();
+  });
+}
+
+/** An HTTP/1.1 answer's body as text. */
+function bodyOf(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = "";
+    res.on("data", (c: Buffer) => {
+      body += c.toString();
+    });
+    res.on("end", () => resolve(body));
+    res.on("error", reject);
   });
 }
 
@@ -334,13 +351,9 @@ describe("slow and silent connections are dropped after a bound, while other cal
     await new Promise((r) => silentAfter.once("secureConnect", r));
     expect(silentAfter.alpnProtocol).toBe("http/1.1");
     const answer = await new Promise<string>((resolve, reject) => {
-      httpsRequest({ host: "127.0.0.1", port, path: "/", ca: pki.ca }, (res) => {
-        let body = "";
-        res.on("data", (c: Buffer) => {
-          body += c.toString();
-        });
-        res.on("end", () => resolve(body));
-      })
+      httpsRequest({ host: "127.0.0.1", port, path: "/", ca: pki.ca }, (res) =>
+        bodyOf(res).then(resolve, reject),
+      )
         .on("error", reject)
         .end();
     });
@@ -404,18 +417,8 @@ describe("mutual TLS", () => {
 
   it("reports the same over HTTP/2 streams", async () => {
     const { port } = await start({ tls: serverTls(true) });
-    const get = (client?: { cert: Buffer; key: Buffer }) => {
-      const session = http2Connect(`https://localhost:${port}`, { ca: pki.ca, ...client });
-      return new Promise<string>((resolve, reject) => {
-        const stream = session.request({ ":path": "/" });
-        let text = "";
-        stream.on("data", (c: Buffer) => {
-          text += c.toString();
-        });
-        stream.on("end", () => resolve(text));
-        stream.on("error", reject);
-      }).finally(() => session.close());
-    };
+    const get = (client?: { cert: Buffer; key: Buffer }) =>
+      getOnce(http2Connect(`https://localhost:${port}`, { ca: pki.ca, ...client }));
     expect(await get(clientOf(pki))).toBe("HTTP/2.0 authorized=true error=- cn=metrics-access test client");
     expect(await get()).toMatch(/^HTTP\/2\.0 authorized=false error=\S+/);
   });
@@ -439,16 +442,7 @@ describe("certificate rotation", () => {
     const fingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
     // An HTTP/2 session (a gRPC channel's connection) open across the rotation.
     const session = http2Connect(`https://localhost:${t.port}`, { ca: [pki.ca, otherPki.ca] });
-    const get = () =>
-      new Promise<string>((resolve, reject) => {
-        const stream = session.request({ ":path": "/" });
-        let text = "";
-        stream.on("data", (c: Buffer) => {
-          text += c.toString();
-        });
-        stream.on("end", () => resolve(text));
-        stream.on("error", reject);
-      });
+    const get = () => getOn(session);
     try {
       expect(await get()).toBe("HTTP/2.0 authorized=false error=- cn=-");
       const peerOf = () => (session.socket as TLSSocket).getPeerCertificate().fingerprint256;

@@ -44,6 +44,7 @@ import {
   type RunningProcess,
   spawnLogged,
   waitUntil,
+  waitUntilOrStop,
   withPortRetry,
 } from "../support/processes.js";
 
@@ -334,16 +335,11 @@ describe("alerts.yml in a real Prometheus scraping the real service", () => {
         logDir: dir,
         cwd: dir,
       });
-      try {
-        await waitUntil("prometheus /-/ready", () => httpOk(`http://127.0.0.1:${port}/-/ready`), {
-          timeoutMs: 30_000,
-          intervalMs: 100,
-          process: proc,
-        });
-      } catch (err) {
-        await proc.stop();
-        throw err;
-      }
+      await waitUntilOrStop("prometheus /-/ready", () => httpOk(`http://127.0.0.1:${port}/-/ready`), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        process: proc,
+      });
       promUrl = `http://127.0.0.1:${port}`;
       return proc;
     });

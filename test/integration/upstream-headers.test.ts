@@ -25,7 +25,14 @@ import { callError, startTestApp, type TestApp } from "../support/app.js";
 import { fleetWindow, SAMPLE_FLEET } from "../support/fleet.js";
 import { renderOpenMetrics } from "../support/fleet-openmetrics.js";
 import { type NginxLogLine, type RunningNginx, startNginx } from "../support/nginx.js";
-import { httpOk, type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "../support/processes.js";
+import {
+  httpOk,
+  type RunningProcess,
+  spawnLogged,
+  waitUntil,
+  waitUntilOrStop,
+  withPortRetry,
+} from "../support/processes.js";
 import { activeTargetHosts } from "../support/prometheus.js";
 import { prometheusConfig } from "../support/prometheus-config.js";
 import {
@@ -225,16 +232,15 @@ async function startPrefixedVictoriaMetrics(
       logDir: workDir,
       cwd: workDir,
     });
-    try {
-      await waitUntil("victoria-metrics ready", () => httpOk(`http://127.0.0.1:${port}${prefix}/-/ready`), {
+    await waitUntilOrStop(
+      "victoria-metrics ready",
+      () => httpOk(`http://127.0.0.1:${port}${prefix}/-/ready`),
+      {
         timeoutMs: 30_000,
         process: proc,
         intervalMs: 50,
-      });
-    } catch (err) {
-      await proc.stop();
-      throw err;
-    }
+      },
+    );
     return { proc, port };
   });
   const url = `http://127.0.0.1:${port}${prefix}`;

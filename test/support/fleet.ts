@@ -351,6 +351,41 @@ export interface FleetWindowOptions {
   readonly stepSec?: number;
 }
 
+/** What a test backend (Prometheus, VictoriaMetrics) holds: the fleet, its window, and a node exporter. */
+export interface FleetBackendOptions extends FleetWindowOptions {
+  /** Default {@link SAMPLE_FLEET}. */
+  readonly fleet?: Fleet;
+  /** Time origin in seconds; default now, rounded down to the step. */
+  readonly originSec?: number;
+  /** Start and scrape a real node exporter, default true. */
+  readonly nodeExporter?: boolean;
+  /** Host label value of the node exporter target, default `node-exporter.local.example`. */
+  readonly nodeExporterFqdn?: string;
+}
+
+/** {@link FleetBackendOptions} with their defaults applied. */
+export interface FleetBackendPlan {
+  readonly fleet: Fleet;
+  readonly startSec: number;
+  readonly window: SampleWindow;
+  /** Undefined when no node exporter is wanted. */
+  readonly nodeExporterFqdn: string | undefined;
+}
+
+export function fleetBackendPlan(options: FleetBackendOptions): FleetBackendPlan {
+  const stepSec = options.stepSec ?? 30;
+  const startSec = options.originSec ?? Math.floor(Date.now() / 1000 / stepSec) * stepSec;
+  return {
+    fleet: options.fleet ?? SAMPLE_FLEET,
+    startSec,
+    window: fleetWindow(startSec, options),
+    nodeExporterFqdn:
+      options.nodeExporter === false
+        ? undefined
+        : (options.nodeExporterFqdn ?? "node-exporter.local.example"),
+  };
+}
+
 /** The sample window around `originSec`: from `pastSec` before it to `futureSec` after it. */
 export function fleetWindow(originSec: number, options: FleetWindowOptions = {}): SampleWindow {
   const window = {

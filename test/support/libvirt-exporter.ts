@@ -4,7 +4,7 @@
  * free 127.0.0.1 port: the source of truth for the series names, types, labels and units the
  * fleet backfills in its place.
  */
-import { httpOk, type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "./processes.js";
+import { httpOk, type RunningProcess, spawnLogged, waitUntilOrStop, withPortRetry } from "./processes.js";
 
 export interface RunningLibvirtExporter {
   readonly url: string;
@@ -21,15 +21,10 @@ export async function startLibvirtExporter(options: { logDir: string }): Promise
       logDir: options.logDir,
     });
     const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitUntil("libvirt exporter /metrics", () => httpOk(`${url}/metrics`), {
-        timeoutMs: 15_000,
-        process: proc,
-      });
-    } catch (err) {
-      await proc.stop();
-      throw err;
-    }
+    await waitUntilOrStop("libvirt exporter /metrics", () => httpOk(`${url}/metrics`), {
+      timeoutMs: 15_000,
+      process: proc,
+    });
     return { url, process: proc, stop: () => proc.stop() };
   });
 }

@@ -8,7 +8,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { httpOk, type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "./processes.js";
+import { httpOk, type RunningProcess, spawnLogged, waitUntilOrStop, withPortRetry } from "./processes.js";
 
 /** Where Debian's nginx packages install the program. */
 export const NGINX_COMMAND = "/usr/sbin/nginx";
@@ -115,16 +115,11 @@ export async function startNginx(options: {
       logDir: workDir,
       cwd: workDir,
     });
-    try {
-      await waitUntil("nginx answers", () => httpOk(`http://127.0.0.1:${port}/nginx-ready`), {
-        timeoutMs: options.timeoutMs ?? 20_000,
-        process: proc,
-        intervalMs: 50,
-      });
-    } catch (err) {
-      await proc.stop();
-      throw err;
-    }
+    await waitUntilOrStop("nginx answers", () => httpOk(`http://127.0.0.1:${port}/nginx-ready`), {
+      timeoutMs: options.timeoutMs ?? 20_000,
+      process: proc,
+      intervalMs: 50,
+    });
     return { proc, port };
   });
   return {

@@ -2,7 +2,7 @@
  * A real node exporter (Debian's `prometheus-node-exporter`) on a free 127.0.0.1 port: the one live
  * scrape target startPrometheus (prometheus.ts) adds next to the fleet's placeholder targets.
  */
-import { httpOk, type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "./processes.js";
+import { httpOk, type RunningProcess, spawnLogged, waitUntilOrStop, withPortRetry } from "./processes.js";
 
 /** A running node exporter. */
 export interface RunningNodeExporter {
@@ -35,15 +35,10 @@ export async function startNodeExporter(options: NodeExporterOptions): Promise<R
       logDir: options.logDir,
     });
     const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitUntil("node exporter /metrics", () => httpOk(`${url}/metrics`), {
-        timeoutMs: options.timeoutMs ?? 15_000,
-        process: proc,
-      });
-    } catch (err) {
-      await proc.stop();
-      throw err;
-    }
+    await waitUntilOrStop("node exporter /metrics", () => httpOk(`${url}/metrics`), {
+      timeoutMs: options.timeoutMs ?? 15_000,
+      process: proc,
+    });
     return { url, address: `127.0.0.1:${port}`, port, process: proc, stop: () => proc.stop() };
   });
 }

@@ -103,6 +103,24 @@ export async function waitUntil(
 }
 
 /**
+ * waitUntil for a process just started: when it does not get ready (it exits, or the time runs
+ * out) it is stopped before the error is thrown, so a failed start, or a withPortRetry attempt,
+ * leaves nothing running.
+ */
+export async function waitUntilOrStop(
+  what: string,
+  probe: () => Promise<boolean>,
+  options: { timeoutMs: number; process: RunningProcess; intervalMs?: number },
+): Promise<void> {
+  try {
+    await waitUntil(what, probe, options);
+  } catch (err) {
+    await options.process.stop();
+    throw err;
+  }
+}
+
+/**
  * Tries `start` on a fresh free port of `host`; retries on another when the process died before it
  * was ready (waitUntil's "exited before"), because another process may have taken the port between
  * freePort() and the bind.

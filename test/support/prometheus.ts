@@ -16,16 +16,23 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Agent, fetch as undiciFetch } from "undici";
-import { type Fleet, fleetWindow, SAMPLE_FLEET, type SampleWindow } from "./fleet.js";
+import { type Fleet, type FleetBackendOptions, fleetBackendPlan, type SampleWindow } from "./fleet.js";
 import { renderOpenMetrics } from "./fleet-openmetrics.js";
 import { type RunningNodeExporter, startNodeExporter } from "./node-exporter.js";
-import { httpOk, type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "./processes.js";
+import {
+  httpOk,
+  type RunningProcess,
+  spawnLogged,
+  waitUntil,
+  waitUntilOrStop,
+  withPortRetry,
+} from "./processes.js";
 import { prometheusConfig } from "./prometheus-config.js";
 
 const execFileAsync = promisify(execFile);
 
 /** Options of {@link startPrometheus}. */
-export interface StartPrometheusOptions {
+export interface StartPrometheusOptions extends FleetBackendOptions {
   /** A unique work directory (config, data, logs) is created under it, e.g. `/work/main/.run`. */
   readonly baseDir: string;
   /**
@@ -33,20 +40,6 @@ export interface StartPrometheusOptions {
    * through a catalog URL with a path. Leading/trailing slashes are ignored; empty means none.
    */
   readonly routePrefix?: string;
-  /** Default {@link SAMPLE_FLEET}. */
-  readonly fleet?: Fleet;
-  /** Time origin in seconds; default now, rounded down to the step. */
-  readonly originSec?: number;
-  /** Seconds of data before the origin, default 7800. */
-  readonly pastSec?: number;
-  /** Seconds of data after the origin, default 3600: queries at "now" stay exact for that long. */
-  readonly futureSec?: number;
-  /** Sample step in seconds, default 30. */
-  readonly stepSec?: number;
-  /** Start and scrape a real node exporter, default true. */
-  readonly nodeExporter?: boolean;
-  /** Host label value of the node exporter target, default `node-exporter.local.example`. */
-  readonly nodeExporterFqdn?: string;
   /** Address Prometheus listens on, default `127.0.0.1`; `::1` serves the IPv6 loopback only. */
   readonly listenHost?: "127.0.0.1" | "::1";
   /** Extra `prometheus` flags, e.g. `--web.enable-remote-write-receiver`. */
@@ -99,15 +92,7 @@ export interface RunningPrometheus {
  * is ready and `/api/v1/targets?state=active` lists every fleet host (and the node exporter).
  */
 export async function startPrometheus(options: StartPrometheusOptions): Promise<RunningPrometheus> {
-  const fleet = options.fleet ?? SAMPLE_FLEET;
-  const stepSec = options.stepSec ?? 30;
-  const startSec = options.originSec ?? Math.floor(Date.now() / 1000 / stepSec) * stepSec;
-  const futureSec = options.futureSec ?? 3600;
-  const window = fleetWindow(startSec, {
-    pastSec: options.pastSec ?? 7800,
-    futureSec,
-    stepSec,
-  });
+  const { fleet, startSec, window, nodeExporterFqdn } = fleetBackendPlan(options);
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const remaining = () => Math.max(1_000, deadline - Date.now());
   const prefix = normalisePrefix(options.routePrefix ?? "");
@@ -132,16 +117,12 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     await promtool(["tsdb", "create-blocks-from", "openmetrics", omFile, tsdbDir], workDir);
 
     let nodeExporter: RunningNodeExporter | undefined;
-    const nodeExporterFqdn =
-      options.nodeExporter === false
-        ? undefined
-        : (options.nodeExporterFqdn ?? "node-exporter.local.example");
     if (nodeExporterFqdn !== undefined) {
       nodeExporter = await startNodeExporter({ logDir: workDir, timeoutMs: remaining() });
       started.push(nodeExporter);
     }
     // An OOO window shorter than the future horizon would make every scrape fail "out of bounds".
-    const oooHours = Math.max(3, Math.ceil(futureSec / 3600) + 2);
+    const oooHours = Math.max(3, Math.ceil((window.endSec - startSec) / 3600) + 2);
     await writeFile(
       configFile,
       prometheusConfig(fleet, {
@@ -169,20 +150,15 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
         logDir: workDir,
         cwd: workDir,
       });
-      try {
-        await waitUntil(
-          "prometheus /-/ready",
-          () => probe.ok(`${scheme}://${hostPort(port)}${prefix}/-/ready`),
-          {
-            timeoutMs: remaining(),
-            process: proc,
-            intervalMs: 50,
-          },
-        );
-      } catch (err) {
-        await proc.stop();
-        throw err;
-      }
+      await waitUntilOrStop(
+        "prometheus /-/ready",
+        () => probe.ok(`${scheme}://${hostPort(port)}${prefix}/-/ready`),
+        {
+          timeoutMs: remaining(),
+          process: proc,
+          intervalMs: 50,
+        },
+      );
       return { proc, port };
     }, listenHost);
     started.push(proc);

@@ -26,35 +26,30 @@ import { constants } from "node:fs";
 import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { parse, stringify } from "yaml";
-import { type Fleet, fleetWindow, SAMPLE_FLEET, type SampleWindow } from "./fleet.js";
+import { type Fleet, type FleetBackendOptions, fleetBackendPlan, type SampleWindow } from "./fleet.js";
 import { renderOpenMetrics } from "./fleet-openmetrics.js";
 import { type RunningNodeExporter, startNodeExporter } from "./node-exporter.js";
-import { httpOk, type RunningProcess, spawnLogged, waitUntil, withPortRetry } from "./processes.js";
+import {
+  httpOk,
+  type RunningProcess,
+  spawnLogged,
+  waitUntil,
+  waitUntilOrStop,
+  withPortRetry,
+} from "./processes.js";
 import { activeTargetHosts } from "./prometheus.js";
 import { prometheusConfig } from "./prometheus-config.js";
 
 /** The program Debian's `victoria-metrics` package installs. */
 export const VICTORIA_METRICS_COMMAND = "victoria-metrics";
 
-/** Options of {@link startVictoriaMetrics}. */
-export interface StartVictoriaMetricsOptions {
+/**
+ * Options of {@link startVictoriaMetrics}: the fleet options as startPrometheus takes them; give the
+ * shared Prometheus's `startSec` as `originSec` to hold exactly its samples.
+ */
+export interface StartVictoriaMetricsOptions extends FleetBackendOptions {
   /** A unique work directory (scrape config, storage, logs) is created under it, e.g. `.run`. */
   readonly baseDir: string;
-  /** Default {@link SAMPLE_FLEET}. */
-  readonly fleet?: Fleet;
-  /**
-   * Time origin in seconds, default now rounded down to the step. Give the shared Prometheus's
-   * `startSec` to hold exactly its samples.
-   */
-  readonly originSec?: number;
-  /** Seconds of data before and after the origin, and the step: as startPrometheus (7800, 3600, 30). */
-  readonly pastSec?: number;
-  readonly futureSec?: number;
-  readonly stepSec?: number;
-  /** Start and scrape a real node exporter, default true. */
-  readonly nodeExporter?: boolean;
-  /** Host label value of the node exporter target, default `node-exporter.local.example`. */
-  readonly nodeExporterFqdn?: string;
   /** Extra `victoria-metrics` flags. */
   readonly extraArgs?: readonly string[];
   /** Keep the storage after stop(), default false (logs are always kept). */
@@ -99,14 +94,7 @@ export async function startVictoriaMetrics(
   options: StartVictoriaMetricsOptions,
 ): Promise<RunningVictoriaMetrics> {
   await requireProgram(VICTORIA_METRICS_COMMAND);
-  const fleet = options.fleet ?? SAMPLE_FLEET;
-  const stepSec = options.stepSec ?? 30;
-  const startSec = options.originSec ?? Math.floor(Date.now() / 1000 / stepSec) * stepSec;
-  const window = fleetWindow(startSec, {
-    pastSec: options.pastSec ?? 7800,
-    futureSec: options.futureSec ?? 3600,
-    stepSec,
-  });
+  const { fleet, startSec, window, nodeExporterFqdn } = fleetBackendPlan(options);
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const remaining = () => Math.max(1_000, deadline - Date.now());
 
@@ -121,10 +109,6 @@ export async function startVictoriaMetrics(
   };
   try {
     let nodeExporter: RunningNodeExporter | undefined;
-    const nodeExporterFqdn =
-      options.nodeExporter === false
-        ? undefined
-        : (options.nodeExporterFqdn ?? "node-exporter.local.example");
     if (nodeExporterFqdn !== undefined) {
       nodeExporter = await startNodeExporter({ logDir: workDir, timeoutMs: remaining() });
       started.push(nodeExporter);
@@ -158,16 +142,11 @@ export async function startVictoriaMetrics(
         logDir: workDir,
         cwd: workDir,
       });
-      try {
-        await waitUntil("victoria-metrics /-/ready", () => httpOk(`http://127.0.0.1:${port}/-/ready`), {
-          timeoutMs: remaining(),
-          process: proc,
-          intervalMs: 50,
-        });
-      } catch (err) {
-        await proc.stop();
-        throw err;
-      }
+      await waitUntilOrStop("victoria-metrics /-/ready", () => httpOk(`http://127.0.0.1:${port}/-/ready`), {
+        timeoutMs: remaining(),
+        process: proc,
+        intervalMs: 50,
+      });
       return { proc, port, startedMs };
     });
     started.push(proc);
