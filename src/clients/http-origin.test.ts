@@ -73,8 +73,10 @@ describe("HttpOrigin", () => {
       res.end("ok");
     });
     const origin = originOf(url);
-    for (let i = 0; i < 5; i++) await origin.request(get());
-    expect(ports.size).toBe(1);
+    for (let i = 0; i < 10; i++) await origin.request(get());
+    // undici's pool frees a connection one turn of the event loop after its answer, so a request
+    // sent at once goes to a second one; ten requests in a row still share those two.
+    expect(ports.size).toBeLessThanOrEqual(2);
   });
 
   it("reaches an origin on an IPv6 literal", async () => {
