@@ -143,7 +143,8 @@ describe("HttpOrigin", () => {
       if (count === 2) req.socket.destroy();
       else res.end(`answer on connection ${connections}`);
     });
-    const origin = originOf(url);
+    // One connection at most, so that the second request goes on the first one's connection.
+    const origin = originOf(url, { maxSockets: 1 });
     expect((await origin.request(get())).text).toBe("answer on connection 1");
     expect((await origin.request(get())).text).toBe("answer on connection 2");
   });
