@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { setUpCallerAuth } from "./caller-auth-setup.js";
 import { formatListenAddress } from "./config/listen-address.js";
 import type { Config } from "./config/types.js";
-import { BackendCheck } from "./datasource/backend-kind.js";
+import { BackendCheck } from "./datasource/backend-check.js";
 import { createDatasource } from "./datasource/create.js";
 import type { Datasource } from "./datasource/datasource.js";
 import { SharedQueries } from "./datasource/shared-queries.js";

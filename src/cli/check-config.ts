@@ -3,7 +3,7 @@ import { describeCredentials } from "../clients/keystone.js";
 import { ConfigError, loadConfig } from "../config/load.js";
 import type { AetosSourceConfig, Config, PrometheusSourceConfig } from "../config/types.js";
 import { AETOS_SERVICE_TYPE, AetosDatasource } from "../datasource/aetos.js";
-import { describeBackend, identifyBackend } from "../datasource/backend-kind.js";
+import { describeBackend } from "../datasource/backend-kind.js";
 import type { Datasource } from "../datasource/datasource.js";
 import { PrometheusDatasource } from "../datasource/prometheus.js";
 import { UpstreamLimit } from "../datasource/upstream-limit.js";
@@ -56,7 +56,7 @@ export async function checkConfig(options: CheckConfigOptions, context: CliConte
     checks.push(...notTried(connected.why));
   } else {
     try {
-      const reachable = await probeUpstream(datasource, config.datasource);
+      const reachable = await connected.probe();
       checks.push(reachable);
       if (reachable.status === "ok") {
         // The checks' queries keep to the server's limit on upstream requests in flight too.
@@ -96,7 +96,12 @@ function describeSource(source: Config["datasource"]): string {
 }
 
 type Connected =
-  | { readonly datasource: Datasource; readonly checks: readonly CheckResult[] }
+  | {
+      readonly datasource: Datasource;
+      readonly checks: readonly CheckResult[];
+      /** The upstream's row: the readiness probe the server runs. */
+      readonly probe: () => Promise<CheckResult>;
+    }
   /** `why` says what is missing, for the checks that cannot run. */
   | { readonly datasource: undefined; readonly checks: readonly CheckResult[]; readonly why: string };
 
@@ -105,7 +110,10 @@ type Connected =
  * catalog for the endpoint; the error's reason tells which of the two failed.
  */
 async function connect(source: PrometheusSourceConfig | AetosSourceConfig): Promise<Connected> {
-  if (source.kind === "prometheus") return { datasource: new PrometheusDatasource(source), checks: [] };
+  if (source.kind === "prometheus") {
+    const datasource = new PrometheusDatasource(source);
+    return { datasource, checks: [], probe: () => probePrometheus(datasource) };
+  }
   // The report says what happened; the service's own log lines would only repeat it.
   const logger = createLogger("silent", { write: () => {} });
   try {
@@ -113,6 +121,7 @@ async function connect(source: PrometheusSourceConfig | AetosSourceConfig): Prom
     const region = source.regionName === undefined ? "first in catalog order" : `region ${source.regionName}`;
     return {
       datasource,
+      probe: () => probeAetos(datasource),
       checks: [
         ok("keystone", `issued a token to ${describeCredentials(source.keystone.credentials)}`),
         ok(
@@ -147,33 +156,31 @@ async function connect(source: PrometheusSourceConfig | AetosSourceConfig): Prom
   }
 }
 
-/**
- * The readiness probe the server runs: Prometheus's build info, or a query through Aetos with the
- * token. A direct upstream is also told apart from VictoriaMetrics and other servers, as the
- * server's start-up log does (docs/backends.md).
- */
-async function probeUpstream(datasource: Datasource, source: Config["datasource"]): Promise<CheckResult> {
-  if (source.kind === "aetos") {
-    try {
-      await datasource.probe({});
-      return ok("aetos", "answered a query with the token");
-    } catch (err) {
-      return failed("aetos", safeMessage(err));
-    }
-  }
+/** The readiness probe the server runs through Aetos: a query with the token. */
+async function probeAetos(datasource: Datasource): Promise<CheckResult> {
   try {
     await datasource.probe({});
+    return ok("aetos", "answered a query with the token");
+  } catch (err) {
+    return failed("aetos", safeMessage(err));
+  }
+}
+
+/**
+ * The readiness probe the server runs on direct Prometheus, its build information, which also
+ * tells Prometheus from VictoriaMetrics and other servers, as the server's start-up log does
+ * (docs/backends.md).
+ */
+async function probePrometheus(datasource: PrometheusDatasource): Promise<CheckResult> {
+  try {
+    const identity = await datasource.identify({});
+    return ok("prometheus", `answered GET /api/v1/status/buildinfo: ${describeBackend(identity)}`, {
+      backend: identity.kind,
+      ...(identity.version !== undefined && { version: identity.version }),
+    });
   } catch (err) {
     return failed("prometheus", safeMessage(err));
   }
-  const answered = "answered GET /api/v1/status/buildinfo";
-  // The probe succeeded: a build information that cannot be classified leaves the row as it is.
-  const identity = await identifyBackend(source).catch(() => undefined);
-  if (identity === undefined) return ok("prometheus", answered);
-  return ok("prometheus", `${answered}: ${describeBackend(identity)}`, {
-    backend: identity.kind,
-    ...(identity.version !== undefined && { version: identity.version }),
-  });
 }
 
 /** The configured secrets, blanked out of the report should any message ever quote one. */

@@ -119,7 +119,8 @@ export class HttpOrigin {
    * left are shared loads nobody waits for, which a graceful close would wait out.
    */
   close(): void {
-    this.#pool.destroy().catch(() => {});
+    // Never rejects: the requests still in flight fail with undici's ClientDestroyedError.
+    void this.#pool.destroy();
   }
 }
 
@@ -130,9 +131,9 @@ class AnswerReader implements Dispatcher.DispatchHandler {
   readonly #reject: (err: unknown) => void;
   readonly #chunks: Buffer[] = [];
   #size = 0;
+  /** The answer's status; 0 until its headers have come. */
   #status = 0;
   #headers: IncomingHttpHeaders = {};
-  #answered = false;
   #settled = false;
   #controller: Dispatcher.DispatchController | undefined;
 
@@ -165,7 +166,6 @@ class AnswerReader implements Dispatcher.DispatchHandler {
     status: number,
     headers: IncomingHttpHeaders,
   ): void {
-    this.#answered = true;
     this.#status = status;
     this.#headers = headers;
   }
@@ -195,7 +195,7 @@ class AnswerReader implements Dispatcher.DispatchHandler {
       code: "ECONNRESET",
     });
     const reused = ((err as errors.SocketError).socket?.bytesRead ?? 0) > 0;
-    return !this.#answered && reused ? new StaleConnection(closed) : closed;
+    return this.#status === 0 && reused ? new StaleConnection(closed) : closed;
   }
 
   #settle(err: unknown, answer?: HttpAnswer): void {

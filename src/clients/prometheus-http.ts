@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { TlsMaterial } from "../config/types.js";
 import { MetricsAccessError } from "../errors.js";
 import { HttpOrigin } from "./http-origin.js";
@@ -98,7 +99,7 @@ export class PrometheusHttpClient {
     const params: Record<string, string> = { query: promql };
     if (options.time !== undefined) params.time = String(options.time);
     if (options.timeoutSeconds !== undefined) params.timeout = String(options.timeoutSeconds);
-    const data = await this.#request("query", params, options, this.#options.postQueriesAbove);
+    const { data } = await this.#request("query", params, options, this.#options.postQueriesAbove);
     if (!isRecord(data) || data.resultType !== "vector" || !Array.isArray(data.result)) {
       throw malformed(this.#options.upstream, "query result is not an instant vector");
     }
@@ -113,7 +114,7 @@ export class PrometheusHttpClient {
 
   /** GET /api/v1/targets?state=active. */
   async activeTargets(options: RequestOptions = {}): Promise<ActiveTarget[]> {
-    const data = await this.#request("targets", { state: "active" }, options);
+    const { data } = await this.#request("targets", { state: "active" }, options);
     if (!isRecord(data) || !Array.isArray(data.activeTargets)) {
       throw malformed(this.#options.upstream, "targets answer without activeTargets");
     }
@@ -125,28 +126,31 @@ export class PrometheusHttpClient {
 
   /** GET /api/v1/label/__name__/values: every series name the server holds (Watcher's list_metrics). */
   async seriesNames(options: RequestOptions = {}): Promise<string[]> {
-    const data = await this.#request("label/__name__/values", {}, options);
+    const { data } = await this.#request("label/__name__/values", {}, options);
     if (!Array.isArray(data) || !data.every((name) => typeof name === "string")) {
       throw malformed(this.#options.upstream, "label values answer is not a list of strings");
     }
     return data;
   }
 
-  /** GET /api/v1/status/buildinfo: the cheapest answer that proves Prometheus serves its API. */
-  async buildInfo(options: RequestOptions = {}): Promise<void> {
-    await this.#request("status/buildinfo", {}, options);
+  /**
+   * GET /api/v1/status/buildinfo: the cheapest answer that proves Prometheus serves its API, and
+   * what tells Prometheus from other servers of the same API (datasource/backend-kind.ts).
+   */
+  buildInfo(options: RequestOptions = {}): Promise<ApiAnswer> {
+    return this.#request("status/buildinfo", {}, options);
   }
 
   /**
    * GET /api/v1/<endpoint>, or POST with the same parameters as a form body when they encode longer
-   * than `postAbove`; returns the envelope's `data`.
+   * than `postAbove`; returns the envelope's `data` and the answer's headers.
    */
   async #request(
     endpoint: string,
     params: Record<string, string>,
     options: RequestOptions,
     postAbove?: number,
-  ): Promise<unknown> {
+  ): Promise<ApiAnswer> {
     const { upstream, rootPath, authorization } = this.#options;
     const query = new URLSearchParams(params).toString();
     const post = postAbove !== undefined && query.length > postAbove;
@@ -161,8 +165,13 @@ export class PrometheusHttpClient {
     if (authorization !== undefined) headers.authorization = authorization;
     let status: number;
     let text: string;
+    let answerHeaders: IncomingHttpHeaders;
     try {
-      ({ status, text } = await measured(
+      ({
+        status,
+        text,
+        headers: answerHeaders,
+      } = await measured(
         this.#options.observe,
         upstream === "Aetos" ? "aetos" : "prometheus",
         options.signal,
@@ -180,7 +189,9 @@ export class PrometheusHttpClient {
       throw transportError(upstream, endpoint, err, this.#options.timeoutMs);
     }
     const body = parseJson(text);
-    if (status === 200 && isRecord(body) && body.status === "success") return body.data;
+    if (status === 200 && isRecord(body) && body.status === "success") {
+      return { data: body.data, headers: answerHeaders };
+    }
     // An upstream may quote a header it refused (a tenant it does not know): never pass that on.
     const shown = this.#withoutHeaderValues(text);
     throw upstreamDetail(upstream, endpoint, status, shown === text ? body : parseJson(shown), shown);
@@ -202,6 +213,12 @@ export class PrometheusHttpClient {
   async close(): Promise<void> {
     this.#http.close();
   }
+}
+
+/** A successful answer of the HTTP API: the envelope's `data`, and the answer's headers. */
+export interface ApiAnswer {
+  readonly data: unknown;
+  readonly headers: IncomingHttpHeaders;
 }
 
 /** The Authorization header of basic auth ([prometheus_client] username and password). */

@@ -1,5 +1,6 @@
 import { basicAuthorization, PrometheusHttpClient, urlEncodedLength } from "../clients/prometheus-http.js";
 import type { MetricLabels, PrometheusSourceConfig } from "../config/types.js";
+import { type BackendIdentity, classifyBuildInfo } from "./backend-kind.js";
 import type {
   ActiveTarget,
   CallOptions,
@@ -81,8 +82,14 @@ export class PrometheusDatasource implements Datasource {
     return undefined;
   }
 
-  probe(options: CallOptions): Promise<void> {
-    return this.#client.buildInfo(options);
+  async probe(options: CallOptions): Promise<void> {
+    await this.#client.buildInfo(options);
+  }
+
+  /** What answers at [prometheus_client], from the build information the probe reads. */
+  async identify(options: CallOptions): Promise<BackendIdentity> {
+    const { headers, data } = await this.#client.buildInfo(options);
+    return classifyBuildInfo(headers, data);
   }
 
   close(): Promise<void> {
